@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// AVX2 + FMA code generation (haswell; the Zen machines here have both): without it `fmaf`
+/// and SIMD FMA become library calls.
+#if arch(x86_64)
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let cpuFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "mllm-cl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mllm-cl", targets: ["mllm-cl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C system libraries.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "CSentencePiece",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: [.linkedLibrary("sentencepiece")]
+        ),
+
+        // Library modules, bottom to top.
+        .target(name: "SafeTensors", swiftSettings: cpuFlags),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
+        .target(name: "Tokenizer", dependencies: ["CSentencePiece"], swiftSettings: cpuFlags),
+        .target(name: "Model", dependencies: ["Tensor", "SafeTensors"], swiftSettings: cpuFlags),
+        .target(name: "Train", dependencies: ["Model", "Tensor"], swiftSettings: cpuFlags),
+        .target(name: "Infer", dependencies: ["Model", "Tensor", "Tokenizer"], swiftSettings: cpuFlags),
+        .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
+
+        // The command-line front end: flags in, one library call, output.
+        .executableTarget(
+            name: "mllm-cl",
+            dependencies: [
+                "Model", "Train", "Infer", "Bench", "Tokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: cpuFlags
+        ),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: cpuFlags),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], swiftSettings: cpuFlags),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Train", "Infer", "Tokenizer", "SafeTensors"], swiftSettings: cpuFlags),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Tensor"], swiftSettings: cpuFlags),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,18 @@
+/// Element types named in a safetensors header.
+public enum DType: String, Sendable, CaseIterable {
+    case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+    case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
+
+    /// Bytes per element.
+    public var size: Int {
+        switch self {
+        case .f64, .i64: 8
+        case .f32, .i32: 4
+        case .f16, .bf16, .i16: 2
+        case .i8, .u8, .bool: 1
+        }
+    }
+
+    /// Whether `SafeTensorsFile.read` converts this type to Float32.
+    public var isReadableAsFloat: Bool { self == .f32 || self == .f16 || self == .bf16 }
+}

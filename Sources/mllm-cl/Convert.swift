@@ -1,0 +1,30 @@
+import ArgumentParser
+import Model
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a model from another format into a Hugging Face-style directory.",
+        subcommands: [Llama2c.self]
+    )
+
+    struct Llama2c: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "llama2c",
+            abstract: "Convert a llama2.c checkpoint (.bin) and its SentencePiece tokenizer.",
+            discussion: "Writes config.json, model.safetensors and tokenizer.model into --out. The q/k rows are permuted from llama2.c's interleaved RoPE pairs to Hugging Face's rotate-half layout."
+        )
+
+        @Argument(help: "The llama2.c checkpoint, e.g. stories260K.bin.")
+        var model: String
+        @Option(help: "The model's SentencePiece tokenizer (.model).")
+        var tokenizer: String
+        @Option(help: "Output directory.")
+        var out: String
+
+        func run() throws {
+            let decoder = try runReportingErrors { try Llama2cImporter.convert(model: model, tokenizer: tokenizer, output: out) }
+            let c = decoder.config
+            print("wrote \(out): \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), \(c.numAttentionHeads) heads (\(c.numKeyValueHeads) kv), vocab \(c.vocabSize), \(decoder.parameters.count) parameters")
+        }
+    }
+}
