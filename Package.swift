@@ -36,6 +36,9 @@ let package = Package(
         .target(name: "Infer", dependencies: ["Model", "Tensor", "Tokenizer"], swiftSettings: cpuFlags),
         .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
 
+        // Gradient checking and fixture paths, for tests only.
+        .target(name: "TestSupport", dependencies: ["Tensor"], swiftSettings: cpuFlags),
+
         // The command-line front end: flags in, one library call, output.
         .executableTarget(
             name: "mllm-cl",
@@ -46,10 +49,10 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: cpuFlags),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], swiftSettings: cpuFlags),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Train", "Infer", "Tokenizer", "SafeTensors"], swiftSettings: cpuFlags),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Tensor"], swiftSettings: cpuFlags),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Train", "Infer", "Tokenizer", "SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Tensor", "TestSupport"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -41,7 +41,7 @@ public enum Bench {
     public static func run(_ o: Options, log: (String) -> Void) -> Report {
         let c = o.config, N = o.batch * o.sequence
         let C = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, T = o.sequence, D = c.headSize
-        log("sgemm (OpenBLAS, \(GEMM.threads) threads), GFLOPS:")
+        log("sgemm (OpenBLAS, split over \(GEMM.threads) cores above \(GEMM.splitThreshold) multiply-adds), GFLOPS:")
         let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
             ("square 1024", 1024, 1024, 1024, false, false),
             ("square 2048", 2048, 2048, 2048, false, false),
@@ -51,19 +51,15 @@ public enum Bench {
             ("lm_head   x·Wᵀ", N, V, C, false, true),
             ("dW gate   dyᵀ·x", I, C, N, true, false),
             ("dx gate   dy·W", N, C, I, false, false),
-            ("attention q·kᵀ (1 thread)", T, T, D, false, true),
+            ("attention q·kᵀ (1 core)", T, T, D, false, true),
         ]
         var results: [GEMMResult] = []
         for (label, m, n, k, ta, tb) in shapes {
-            let single = label.contains("1 thread")
-            let saved = GEMM.threads
-            if single { GEMM.setThreads(1) }
             let g = measureGEMM(m: m, n: n, k: k, transposeA: ta, transposeB: tb)
-            if single { GEMM.setThreads(saved) }
             results.append(GEMMResult(label: label, m: m, n: n, k: k, gflops: g))
             log("  \(label.padding(toLength: 28, withPad: " ", startingAt: 0)) \(m)x\(n)x\(k)  \(String(format: "%6.1f", g))")
         }
-        let peak = results.filter { !$0.label.contains("1 thread") }.map(\.gflops).max() ?? 1
+        let peak = results.filter { !$0.label.contains("1 core") }.map(\.gflops).max() ?? 1
 
         log("training step: hidden \(C), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, intermediate \(I), vocab \(V), batch \(o.batch) x \(T)")
         let decoder = Decoder(config: c)

@@ -18,7 +18,7 @@ public final class Arena: @unchecked Sendable {
     }
 
     public init(capacity: Int) {
-        self.capacity = Swift.max(capacity, 16)
+        self.capacity = Arena.rounded(Swift.max(capacity, 16))
         let raw = UnsafeMutableRawPointer.allocate(byteCount: 4 * self.capacity, alignment: 64)
         base = raw.bindMemory(to: Float.self, capacity: self.capacity)
         base.initialize(repeating: 0, count: self.capacity)
