@@ -147,10 +147,6 @@ public final class SafeTensorsFile: @unchecked Sendable {
             guard let offsets = entry["data_offsets"] as? [Any], offsets.count == 2,
                   let begin = exactInt(offsets[0]), let end = exactInt(offsets[1]), begin >= 0, begin <= end
             else { throw invalid("'data_offsets' must be [begin, end] with 0 <= begin <= end", name) }
-            guard end <= dataSize else {
-                throw SafeTensorsError(.offsetsOutOfBounds, file: path, tensor: name,
-                                       "data_offsets [\(begin), \(end)] exceed the \(dataSize)-byte data section (truncated file?)")
-            }
             let (bytesNeeded, overflow) = count.multipliedReportingOverflow(by: dtype.size)
             guard !overflow, bytesNeeded == end - begin else {
                 throw SafeTensorsError(.sizeMismatch, file: path, tensor: name,
@@ -159,6 +155,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
             tensors.append(TensorInfo(name: name, dtype: dtype, shape: shape, dataRange: begin..<end))
         }
         tensors.sort { ($0.dataRange.lowerBound, $0.dataRange.upperBound, $0.name) < ($1.dataRange.lowerBound, $1.dataRange.upperBound, $1.name) }
+        // In file order, so a truncated file names the first tensor it cuts.
+        for t in tensors where t.dataRange.upperBound > dataSize {
+            throw SafeTensorsError(.offsetsOutOfBounds, file: path, tensor: t.name,
+                                   "data_offsets [\(t.dataRange.lowerBound), \(t.dataRange.upperBound)] exceed the \(dataSize)-byte data section (truncated file?)")
+        }
         for (a, b) in zip(tensors, tensors.dropFirst()) where b.dataRange.lowerBound < a.dataRange.upperBound {
             throw SafeTensorsError(.overlappingOffsets, file: path, tensor: b.name,
                                    "data_offsets [\(b.dataRange.lowerBound), \(b.dataRange.upperBound)] overlap tensor '\(a.name)' [\(a.dataRange.lowerBound), \(a.dataRange.upperBound)]")
