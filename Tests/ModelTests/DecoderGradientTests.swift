@@ -36,7 +36,8 @@ struct DecoderGradientTests {
         decoder.forward(acts)
         _ = decoder.loss(acts)
         decoder.backward(acts)
-        let inputGradient = TestTensors().zeros(acts.inputGradient.shape)
+        let storage = TestTensors()  // owns the copy below; must outlive it
+        let inputGradient = storage.zeros(acts.inputGradient.shape)
         inputGradient.copy(from: acts.inputGradient)
 
         let loss = { () -> Double in
@@ -54,6 +55,7 @@ struct DecoderGradientTests {
             }
             #expect(e < 1e-2, "\(label): \(p.name) relative error \(e)")
         }
+        withExtendedLifetime(storage) {}
     }
 
     /// Frozen tensors get no gradient storage, and the trainable ones still get exact gradients.
