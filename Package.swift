@@ -17,6 +17,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C system libraries.
@@ -30,9 +32,19 @@ let package = Package(
         // Library modules, bottom to top.
         .target(name: "SafeTensors", swiftSettings: cpuFlags),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
-        .target(name: "Tokenizer", dependencies: ["CSentencePiece"], swiftSettings: cpuFlags),
+        .target(
+            name: "Tokenizer",
+            dependencies: ["CSentencePiece", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: cpuFlags
+        ),
+        .target(name: "Data", dependencies: ["Tokenizer", "Tensor", "Yams"], swiftSettings: cpuFlags),
         .target(name: "Model", dependencies: ["Tensor", "SafeTensors"], swiftSettings: cpuFlags),
-        .target(name: "Train", dependencies: ["Model", "Tensor"], swiftSettings: cpuFlags),
+        .target(
+            name: "Train",
+            dependencies: ["Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: cpuFlags
+        ),
         .target(name: "Infer", dependencies: ["Model", "Tensor", "Tokenizer"], swiftSettings: cpuFlags),
         .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
 
@@ -43,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "mllm-cl",
             dependencies: [
-                "Model", "Train", "Infer", "Bench", "Tokenizer",
+                "Model", "Train", "Infer", "Bench", "Tokenizer", "Data",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags
@@ -52,7 +64,8 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Train", "Infer", "Tokenizer", "SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Tensor", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Tensor", "Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -62,6 +62,19 @@ int64_t spm_encode(const spm_processor *p, const char *text, size_t length, int3
     return (int64_t)out.size();
 }
 
+int64_t spm_encode_with_offsets(const spm_processor *p, const char *text, size_t length, int32_t *ids,
+                                uint32_t *begins, uint32_t *ends, int64_t capacity) {
+    const auto spt = p->sp.EncodeAsImmutableProto(std::string_view(text, length));
+    const auto pieces = spt.pieces();
+    const int64_t n = (int64_t)pieces.size();
+    for (int64_t i = 0; i < n && i < capacity; i++) {
+        ids[i] = pieces[i].id();
+        begins[i] = pieces[i].begin();
+        ends[i] = pieces[i].end();
+    }
+    return n;
+}
+
 char *spm_decode(const spm_processor *p, const int32_t *ids, int64_t count) {
     std::vector<int> in(ids, ids + count);
     std::string text;

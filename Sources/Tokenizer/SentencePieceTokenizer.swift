@@ -15,19 +15,43 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     /// Where the model was loaded from (for messages).
     public let path: String
 
+    /// The serialized ModelProto this tokenizer was loaded from (what `save` writes).
+    public let modelData: Data
+
     /// Loads `path`; throws naming the file when it is missing or not a SentencePiece model.
-    public init(path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
+    public convenience init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError("\(path): tokenizer model not found")
         }
+        try self.init(data: data, path: path)
+    }
+
+    /// Loads a serialized ModelProto; `path` names it in messages.
+    public init(data: Data, path: String) throws {
         var message: UnsafeMutablePointer<CChar>?
-        guard let h = spm_load(path, &message) else {
+        let loaded = data.withUnsafeBytes { raw in
+            spm_load_from_bytes(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, &message)
+        }
+        guard let h = loaded else {
             let reason = message.map { String(cString: $0) } ?? "unknown error"
             spm_free_string(message)
             throw TokenizerError("\(path): not a SentencePiece model (\(reason))")
         }
         handle = h
+        modelData = data
         self.path = path
+    }
+
+    /// Writes the model (as loaded or edited) to `path`, atomically.
+    public func save(to path: String) throws {
+        let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        do {
+            try modelData.write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else { throw TokenizerError("rename failed") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw TokenizerError("\(path): cannot write tokenizer (\(error))")
+        }
     }
 
     deinit { spm_free(handle) }
@@ -40,25 +64,28 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     public var unknownID: Int32 { spm_unk_id(handle) }
 
     /// Token ids of `text` (no BOS/EOS added).
-    public func encode(_ text: String) -> [Int32] {
-        var utf8 = Array(text.utf8)
-        utf8.append(0)
-        var ids = [Int32](repeating: 0, count: max(16, utf8.count + 8))
-        let count = utf8.withUnsafeBufferPointer { text in
-            text.baseAddress!.withMemoryRebound(to: CChar.self, capacity: text.count) { chars in
-                spm_encode(handle, chars, text.count - 1, &ids, Int64(ids.count))
-            }
-        }
-        precondition(count >= 0, "sentencepiece failed to encode")
-        if Int(count) > ids.count {
-            ids = [Int32](repeating: 0, count: Int(count))
-            _ = utf8.withUnsafeBufferPointer { text in
-                text.baseAddress!.withMemoryRebound(to: CChar.self, capacity: text.count) { chars in
-                    spm_encode(handle, chars, text.count - 1, &ids, Int64(ids.count))
+    public func encode(_ text: String) -> [Int32] { encodeWithOffsets(text).ids }
+
+    /// Token ids of `text` and each piece's UTF-8 byte range in `text` (SentencePiece's
+    /// alignment, through normalization). A piece that covers no input byte has an empty range.
+    public func encodeWithOffsets(_ text: String) -> (ids: [Int32], ranges: [Range<Int>]) {
+        let utf8 = Array(text.utf8)
+        var capacity = max(16, utf8.count + 8)
+        while true {
+            var ids = [Int32](repeating: 0, count: capacity)
+            var begins = [UInt32](repeating: 0, count: capacity), ends = begins
+            let count = utf8.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { chars in
+                    spm_encode_with_offsets(handle, chars.baseAddress, chars.count, &ids, &begins, &ends, Int64(capacity))
                 }
             }
+            precondition(count >= 0, "sentencepiece failed to encode")
+            if Int(count) <= capacity {
+                let n = Int(count)
+                return (Array(ids.prefix(n)), (0..<n).map { Int(begins[$0])..<max(Int(begins[$0]), Int(ends[$0])) })
+            }
+            capacity = Int(count)
         }
-        return Array(ids.prefix(Int(count)))
     }
 
     /// Text of `ids`, as SentencePiece decodes it (control tokens vanish, byte pieces join into UTF-8).
@@ -76,6 +103,9 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
         defer { spm_free_string(text) }
         return String(cString: text)
     }
+
+    /// Whether `id` is a control symbol (BOS, EOS, ...), which decodes to nothing.
+    public func isControl(_ id: Int32) -> Bool { spm_is_control(handle, id) != 0 }
 
     /// The id of `piece`, or nil when the vocabulary lacks it.
     public func id(of piece: String) -> Int32? {

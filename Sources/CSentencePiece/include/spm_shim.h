@@ -32,6 +32,9 @@ int spm_is_control(const spm_processor *p, int32_t id);
 /// Encodes UTF-8 text. Writes at most `capacity` ids and returns the total count
 /// (call again with a larger buffer when it exceeds `capacity`); -1 on error.
 int64_t spm_encode(const spm_processor *p, const char *text, size_t length, int32_t *ids, int64_t capacity);
+/// As spm_encode, and also writes each piece's byte range [begins[i], ends[i]) in `text`.
+int64_t spm_encode_with_offsets(const spm_processor *p, const char *text, size_t length, int32_t *ids,
+                                uint32_t *begins, uint32_t *ends, int64_t capacity);
 /// Decodes ids into a malloc'd UTF-8 string; NULL on error.
 char *spm_decode(const spm_processor *p, const int32_t *ids, int64_t count);
 
