@@ -37,11 +37,11 @@ let package = Package(
             dependencies: ["CSentencePiece", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
-        .target(name: "Data", dependencies: ["Tokenizer", "Tensor", "Yams"], swiftSettings: cpuFlags),
+        .target(name: "Data", dependencies: ["Tokenizer", "Tensor"], swiftSettings: cpuFlags),
         .target(name: "Model", dependencies: ["Tensor", "SafeTensors"], swiftSettings: cpuFlags),
         .target(
             name: "Train",
-            dependencies: ["Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer",
+            dependencies: ["Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Yams",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),

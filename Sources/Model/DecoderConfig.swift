@@ -22,7 +22,8 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     public var bosTokenId: Int?
     public var eosTokenId: Int?
 
-    enum CodingKeys: String, CodingKey {
+    /// Hugging Face's key names.
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelType = "model_type"
         case hiddenSize = "hidden_size"
         case numHiddenLayers = "num_hidden_layers"

@@ -1,0 +1,153 @@
+import Data
+import Foundation
+import Model
+
+/// A training recipe: a model, a tokenizer, and an ordered list of stages, each starting
+/// from the weights the previous one ended with. Keys follow Hugging Face's
+/// `TrainingArguments` (and LLaVA's `model_max_length`) so they read familiarly.
+///
+/// Recipes live in `Train`, not `Data`: a recipe names a model architecture (`Model`) as
+/// well as data sources (`Data`), and `Train` is the module above both.
+public struct Recipe: Codable, Sendable, Equatable {
+    public var model: ModelSource
+    /// The SentencePiece model; default: the base model's `tokenizer.model`.
+    public var tokenizer: String?
+    /// Pieces added to the tokenizer as USER_DEFINED (the embedding grows to match).
+    public var specialTokens: [String]
+    public var outputDir: String
+    public var seed: UInt64
+    /// Checkpoints kept (oldest deleted first); the final one of each stage is always kept.
+    public var saveTotalLimit: Int
+    public var stages: [Stage]
+    /// Text generated after training, to show what the model learned.
+    public var generate: GenerationSpec?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, tokenizer, specialTokens = "special_tokens", outputDir = "output_dir", seed
+        case saveTotalLimit = "save_total_limit", stages, generate
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(ModelSource.self, forKey: .model)
+        tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer)
+        specialTokens = try c.decodeIfPresent([String].self, forKey: .specialTokens) ?? []
+        outputDir = try c.decode(String.self, forKey: .outputDir)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        saveTotalLimit = try c.decodeIfPresent(Int.self, forKey: .saveTotalLimit) ?? 2
+        stages = try c.decode([Stage].self, forKey: .stages)
+        generate = try c.decodeIfPresent(GenerationSpec.self, forKey: .generate)
+    }
+}
+
+/// Where the weights come from: a checkpoint directory, or an architecture initialised from the seed.
+public struct ModelSource: Codable, Sendable, Equatable {
+    /// A Hugging Face-style directory (`config.json`, `model.safetensors`, `tokenizer.model`).
+    public var base: String?
+    /// A decoder to initialise (Hugging Face `config.json` keys).
+    public var architecture: DecoderConfig?
+    /// Standard deviation of the initial weights (Hugging Face's name).
+    public var initializerRange: Float?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case base, architecture, initializerRange = "initializer_range"
+    }
+}
+
+/// What a stage trains on. Later stages kinds (vision, align, instruct) build on `text`.
+public enum StageKind: String, Codable, Sendable, CaseIterable { case text }
+
+/// One training stage.
+public struct Stage: Codable, Sendable, Equatable {
+    public var name: String
+    public var kind: StageKind
+    public var data: [DataSource]
+    /// Held-out data whose mean loss is logged every `eval_steps`.
+    public var evalData: [DataSource]
+    public var template: ChatTemplate
+    public var systemPrompt: String?
+    /// Parameter-name globs that train; everything else is frozen (no gradient or optimizer memory).
+    public var trainable: [String]
+    public var learningRate: Float
+    public var weightDecay: Float
+    public var adamBeta1: Float
+    public var adamBeta2: Float
+    public var adamEpsilon: Float
+    public var maxGradNorm: Float
+    public var lrSchedulerType: LRSchedule.Kind
+    public var warmupSteps: Int
+    public var minLRRatio: Float
+    public var batchSize: Int
+    public var gradientAccumulationSteps: Int
+    public var modelMaxLength: Int
+    public var maxSteps: Int?
+    public var numTrainEpochs: Double?
+    public var saveSteps: Int?
+    public var loggingSteps: Int
+    public var evalSteps: Int?
+    public var skipBadSamples: Bool
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, kind, data, evalData = "eval_data", template, systemPrompt = "system_prompt", trainable
+        case learningRate = "learning_rate", weightDecay = "weight_decay", adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2"
+        case adamEpsilon = "adam_epsilon", maxGradNorm = "max_grad_norm", lrSchedulerType = "lr_scheduler_type"
+        case warmupSteps = "warmup_steps", minLRRatio = "min_lr_ratio", batchSize = "per_device_train_batch_size"
+        case gradientAccumulationSteps = "gradient_accumulation_steps", modelMaxLength = "model_max_length"
+        case maxSteps = "max_steps", numTrainEpochs = "num_train_epochs", saveSteps = "save_steps"
+        case loggingSteps = "logging_steps", evalSteps = "eval_steps", skipBadSamples = "skip_bad_samples"
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        kind = try c.decodeIfPresent(StageKind.self, forKey: .kind) ?? .text
+        data = try c.decode([DataSource].self, forKey: .data)
+        evalData = try c.decodeIfPresent([DataSource].self, forKey: .evalData) ?? []
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
+        systemPrompt = try c.decodeIfPresent(String.self, forKey: .systemPrompt)
+        trainable = try c.decodeIfPresent([String].self, forKey: .trainable) ?? ["*"]
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? 0
+        adamBeta1 = try c.decodeIfPresent(Float.self, forKey: .adamBeta1) ?? 0.9
+        adamBeta2 = try c.decodeIfPresent(Float.self, forKey: .adamBeta2) ?? 0.999
+        adamEpsilon = try c.decodeIfPresent(Float.self, forKey: .adamEpsilon) ?? 1e-8
+        maxGradNorm = try c.decodeIfPresent(Float.self, forKey: .maxGradNorm) ?? 1
+        lrSchedulerType = try c.decodeIfPresent(LRSchedule.Kind.self, forKey: .lrSchedulerType) ?? .cosine
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? 0
+        minLRRatio = try c.decodeIfPresent(Float.self, forKey: .minLRRatio) ?? 0.1
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        gradientAccumulationSteps = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulationSteps) ?? 1
+        modelMaxLength = try c.decode(Int.self, forKey: .modelMaxLength)
+        maxSteps = try c.decodeIfPresent(Int.self, forKey: .maxSteps)
+        numTrainEpochs = try c.decodeIfPresent(Double.self, forKey: .numTrainEpochs)
+        saveSteps = try c.decodeIfPresent(Int.self, forKey: .saveSteps)
+        loggingSteps = try c.decodeIfPresent(Int.self, forKey: .loggingSteps) ?? 10
+        evalSteps = try c.decodeIfPresent(Int.self, forKey: .evalSteps)
+        skipBadSamples = try c.decodeIfPresent(Bool.self, forKey: .skipBadSamples) ?? false
+    }
+
+    public var adamW: AdamWConfig {
+        AdamWConfig(beta1: adamBeta1, beta2: adamBeta2, eps: adamEpsilon, weightDecay: weightDecay)
+    }
+}
+
+/// Prompts completed after training.
+public struct GenerationSpec: Codable, Sendable, Equatable {
+    public var prompts: [String]
+    /// The expected start of each completion (optional): shown as ✓ or ✗.
+    public var expect: [String]?
+    public var maxNewTokens: Int
+    public var temperature: Float
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case prompts, expect, maxNewTokens = "max_new_tokens", temperature
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        prompts = try c.decode([String].self, forKey: .prompts)
+        expect = try c.decodeIfPresent([String].self, forKey: .expect)
+        maxNewTokens = try c.decodeIfPresent(Int.self, forKey: .maxNewTokens) ?? 32
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 0
+    }
+}
