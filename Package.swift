@@ -64,7 +64,12 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Train", "Infer", "Tokenizer", "SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Model", "Tensor", "Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(
+            name: "TrainTests",
+            dependencies: ["Train", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "TestSupport",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: cpuFlags
+        ),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17

@@ -70,6 +70,13 @@ public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
     public func tokenize(_ turns: [Turn], system: String? = nil, tokenizer: SentencePieceTokenizer, bos: Int32?,
                          sampleName: String) throws -> Sample {
         let (text, ranges) = render(turns, system: system)
+        return try Self.tokenize(text: text, supervised: ranges, tokenizer: tokenizer, bos: bos, sampleName: sampleName, template: rawValue)
+    }
+
+    /// Tokenizes `text` in one call and marks tokens inside the `supervised` byte ranges;
+    /// throws when a token straddles a range boundary or no token is supervised.
+    public static func tokenize(text: String, supervised ranges: [Range<Int>], tokenizer: SentencePieceTokenizer, bos: Int32?,
+                                sampleName: String, template: String) throws -> Sample {
         let (ids, spans) = tokenizer.encodeWithOffsets(text)
         var tokens: [Int32] = bos.map { [$0] } ?? []
         var supervised = bos.map { _ in [false] } ?? []
@@ -83,7 +90,7 @@ public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
                     throw DataError("""
                         \(sampleName): tokenization mismatch: token '\(piece)' (bytes \(span.lowerBound)..<\(span.upperBound)) \
                         crosses the boundary of a supervised span (\(r.lowerBound)..<\(r.upperBound)), so labels would not line up. \
-                        Sample as rendered by the '\(rawValue)' template:
+                        Sample as rendered by the '\(template)' template:
                         \(text)
                         """)
                 }

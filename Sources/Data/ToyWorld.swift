@@ -124,7 +124,7 @@ public struct ToyWorld: Sendable {
 
     /// Profile documents: every entity in every language, its facts in `variants` seeded orders;
     /// the documents themselves in seeded order.
-    public func documents(variants: Int = 3) -> [(language: String, text: String)] {
+    public func documents(variants: Int = 4) -> [(language: String, text: String)] {
         var rng = SeededGenerator(seed: seed &+ 1)
         var docs: [(String, String)] = []
         for e in entities {
@@ -160,7 +160,7 @@ public struct ToyWorld: Sendable {
     /// Writes `corpus.jsonl` (`{"text", "language"}` per document), `conversations.json`
     /// (LLaVA JSON), `spm_corpus.txt` (one sentence per line, for tokenizer training) and
     /// `world.json` (the facts) into `directory`.
-    public func write(to directory: String, variants: Int = 3) throws {
+    public func write(to directory: String, variants: Int = 4) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let docs = documents(variants: variants)
         var jsonl = ""

@@ -18,7 +18,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Output directory.") var out: String
         @Option(help: "World seed.") var seed: UInt64 = 7
         @Option(help: "Number of entities.") var entities = 48
-        @Option(help: "Orderings of each profile document.") var variants = 3
+        @Option(help: "Orderings of each profile document.") var variants = 4
 
         func run() throws {
             try runReportingErrors {

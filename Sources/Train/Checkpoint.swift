@@ -1,0 +1,141 @@
+import Data
+import Foundation
+import Model
+import SafeTensors
+import Tokenizer
+
+/// Where a run stands: enough to continue it exactly (`trainer_state.json`).
+public struct TrainerState: Codable, Sendable, Equatable {
+    public var stage: String
+    public var stageIndex: Int
+    /// Optimizer steps completed in this stage.
+    public var step: Int
+    public var totalSteps: Int
+    /// Optimizer steps completed in the whole run.
+    public var globalStep: Int
+    /// The batcher's position after `step` steps.
+    public var dataPosition: Batcher.Position
+    public var seed: UInt64
+    public var loss: Float
+
+    public var stageComplete: Bool { step >= totalSteps }
+
+    public init(stage: String, stageIndex: Int, step: Int, totalSteps: Int, globalStep: Int,
+                dataPosition: Batcher.Position, seed: UInt64, loss: Float) {
+        self.stage = stage
+        self.stageIndex = stageIndex
+        self.step = step
+        self.totalSteps = totalSteps
+        self.globalStep = globalStep
+        self.dataPosition = dataPosition
+        self.seed = seed
+        self.loss = loss
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stage, stageIndex = "stage_index", step, totalSteps = "total_steps", globalStep = "global_step"
+        case dataPosition = "data_position", seed, loss
+    }
+}
+
+/// Checkpoint directories: `OUTPUT/checkpoints/<stage>-step<N>/` holding `config.json`,
+/// `model.safetensors`, `tokenizer.model`, `trainer_state.json`, `optimizer.safetensors` and
+/// `recipe.yaml`, plus `OUTPUT/latest`, a one-line file naming the newest complete one.
+///
+/// A checkpoint is written into a temporary directory that is renamed into place only when
+/// every file is complete, and `latest` is replaced (by rename) only after that; so a run
+/// killed at any moment leaves `latest` naming a complete checkpoint.
+public enum Checkpoint {
+    public static let files = ["config.json", "model.safetensors", "tokenizer.model", "trainer_state.json",
+                               "optimizer.safetensors", "recipe.yaml"]
+
+    public static func name(stage: String, step: Int) -> String { "\(stage)-step\(step)" }
+
+    /// Writes a checkpoint and points `latest` at it; returns its directory.
+    /// `failpoint` (tests only) is called after each file and may throw to simulate a crash.
+    @discardableResult
+    public static func save(outputDir: String, decoder: Decoder, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
+                            state: TrainerState, recipeYAML: String,
+                            failpoint: ((String) throws -> Void)? = nil) throws -> String {
+        let root = outputDir + "/checkpoints"
+        let name = Self.name(stage: state.stage, step: state.step)
+        let final = root + "/" + name
+        let temporary = root + "/.tmp-\(name)-\(ProcessInfo.processInfo.processIdentifier)"
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: temporary)
+        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+
+        try ModelDirectory.save(decoder, to: temporary, metadata: ["stage": state.stage, "step": String(state.step)])
+        try failpoint?("model.safetensors")
+        try tokenizer.save(to: temporary + "/tokenizer.model")
+        try failpoint?("tokenizer.model")
+        let moments = optimizer.namedState.map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.tensor.shape, data: UnsafeBufferPointer($0.tensor.buffer)) }
+        try SafeTensorsWriter.write(moments, metadata: ["step": String(optimizer.step)], to: temporary + "/optimizer.safetensors")
+        try failpoint?("optimizer.safetensors")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try ModelDirectory.writeAtomically(encoder.encode(state), to: temporary + "/trainer_state.json")
+        try failpoint?("trainer_state.json")
+        try ModelDirectory.writeAtomically(Data(recipeYAML.utf8), to: temporary + "/recipe.yaml")
+        try failpoint?("recipe.yaml")
+
+        if fm.fileExists(atPath: final) {
+            let old = root + "/.old-\(name)-\(ProcessInfo.processInfo.processIdentifier)"
+            try? fm.removeItem(atPath: old)
+            try fm.moveItem(atPath: final, toPath: old)
+            try? fm.removeItem(atPath: old)
+        }
+        guard rename(temporary, final) == 0 else { throw TrainError("\(final): cannot move the checkpoint into place") }
+        try failpoint?("rename")
+        try ModelDirectory.writeAtomically(Data("checkpoints/\(name)\n".utf8), to: outputDir + "/latest")
+        return final
+    }
+
+    /// The checkpoint `latest` names, or nil when there is none. A `latest` naming something
+    /// that is not a complete checkpoint is an error.
+    public static func latest(outputDir: String) throws -> String? {
+        let pointer = outputDir + "/latest"
+        guard let data = FileManager.default.contents(atPath: pointer) else { return nil }
+        let relative = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = outputDir + "/" + relative
+        for f in files where !FileManager.default.fileExists(atPath: dir + "/" + f) {
+            throw TrainError("\(pointer) names \(relative), which lacks \(f)")
+        }
+        return dir
+    }
+
+    public static func readState(_ dir: String) throws -> TrainerState {
+        let path = dir + "/trainer_state.json"
+        guard let data = FileManager.default.contents(atPath: path) else { throw TrainError("\(path): not found") }
+        do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
+            throw TrainError("\(path): not a trainer state (\(error))")
+        }
+    }
+
+    /// Restores AdamW's moments and step from `dir/optimizer.safetensors`.
+    public static func restore(_ optimizer: AdamW, from dir: String) throws {
+        let file = try SafeTensorsFile(path: dir + "/optimizer.safetensors")
+        for (name, tensor) in optimizer.namedState { try file.read(name, into: tensor.buffer, shape: tensor.shape) }
+        guard let step = file.metadata["step"].flatMap(Int.init) else {
+            throw TrainError("\(file.path): no 'step' in the metadata")
+        }
+        optimizer.restore(step: step)
+    }
+
+    /// Removes leftovers of interrupted saves, then all but the newest `keep` checkpoints
+    /// (by global step), never the last one of a stage (later stages and evaluations start
+    /// from those) or the one `latest` names.
+    public static func prune(outputDir: String, keep: Int) throws {
+        let root = outputDir + "/checkpoints", fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: root) else { return }
+        for n in names where n.hasPrefix(".tmp-") || n.hasPrefix(".old-") { try? fm.removeItem(atPath: root + "/" + n) }
+        let latest = (try? Self.latest(outputDir: outputDir)).flatMap { $0 }.map { ($0 as NSString).lastPathComponent }
+        let dated = names.filter { !$0.hasPrefix(".") }.compactMap { n -> (String, TrainerState)? in
+            guard let s = try? readState(root + "/" + n) else { return nil }
+            return (n, s)
+        }.sorted { $0.1.globalStep > $1.1.globalStep }
+        for (n, s) in dated.dropFirst(keep) where !s.stageComplete && n != latest {
+            try fm.removeItem(atPath: root + "/" + n)
+        }
+    }
+}

@@ -1,0 +1,254 @@
+import Data
+import Foundation
+import Infer
+import Model
+import Tensor
+import Tokenizer
+
+/// How `Trainer.run` reports and where it starts.
+public struct TrainOptions {
+    /// Continue from the checkpoint `OUTPUT/latest` names (a fresh start when there is none).
+    public var resume = false
+    /// Draw a progress line in place (a terminal) instead of periodic log lines.
+    public var terminal = false
+    /// Stop after this many optimizer steps of the run (tests use it to interrupt a run).
+    public var stopAfterGlobalStep: Int?
+    /// Called after each checkpoint file is written; may throw to simulate a crash (tests only).
+    public var checkpointFailpoint: ((String) throws -> Void)?
+    public var log: (String) -> Void = { print($0) }
+
+    public init() {}
+}
+
+/// What a run did.
+public struct TrainSummary: Sendable {
+    /// Loss of every optimizer step this process ran, in order.
+    public var losses: [Float] = []
+    public var finalCheckpoint: String?
+    public var seconds: Double = 0
+    /// Generation results: (prompt, completion, correct?) for `generate.prompts`.
+    public var samples: [(prompt: String, completion: String, correct: Bool?)] = []
+}
+
+/// Runs the stages of a recipe in order, each from the weights the previous one ended with.
+///
+/// Per optimizer step: `gradient_accumulation_steps` micro-batches (forward, loss, backward
+/// into the gradient arena, each scaled by 1/(tokens · steps)), global-norm clipping, AdamW at the
+/// scheduled rate, a `metrics.jsonl` record and TensorBoard scalars; checkpoints every
+/// `save_steps` and at the end of each stage.
+public final class Trainer {
+    public let recipe: Recipe
+    let recipeYAML: String
+    let options: TrainOptions
+    let fm = FileManager.default
+
+    public init(recipe: Recipe, options: TrainOptions = TrainOptions()) throws {
+        self.recipe = recipe
+        recipeYAML = try RecipeLoader.yaml(recipe)
+        self.options = options
+    }
+
+    private func log(_ s: String) { options.log(s) }
+
+    public func run() throws -> TrainSummary {
+        let started = Date()
+        let out = recipe.outputDir
+        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var summary = TrainSummary()
+
+        // Where to start: the latest checkpoint (resume) or the recipe's model.
+        var decoder: Decoder, tokenizer: SentencePieceTokenizer, state: TrainerState?
+        if options.resume, let dir = try Checkpoint.latest(outputDir: out) {
+            decoder = try ModelDirectory.loadDecoder(dir)
+            tokenizer = try SentencePieceTokenizer(path: dir + "/tokenizer.model")
+            state = try Checkpoint.readState(dir)
+            log("resuming from \(dir) (stage '\(state!.stage)', step \(state!.step)/\(state!.totalSteps))")
+            guard state!.stageIndex < recipe.stages.count, recipe.stages[state!.stageIndex].name == state!.stage else {
+                throw TrainError("\(dir): stage '\(state!.stage)' is not stage \(state!.stageIndex) of the recipe")
+            }
+        } else {
+            if options.resume { log("no checkpoint in \(out): starting from the beginning") }
+            (decoder, tokenizer) = try initialModel()
+            state = nil
+        }
+        let metrics = try MetricsLog(path: out + "/metrics.jsonl", keepThrough: state?.globalStep ?? 0)
+        let board = try TensorBoardWriter(directory: out + "/runs")
+        let pad = tokenizer.padID ?? tokenizer.eosID ?? 0
+        var globalStep = state?.globalStep ?? 0
+
+        for (stageIndex, stage) in recipe.stages.enumerated() {
+            if let s = state, stageIndex < s.stageIndex || (stageIndex == s.stageIndex && s.stageComplete) { continue }
+            let resumeHere = state.flatMap { $0.stageIndex == stageIndex ? $0 : nil }
+            let B = stage.batchSize, T = stage.modelMaxLength, accumulation = stage.gradientAccumulationSteps
+            guard T <= decoder.config.maxPositionEmbeddings else {
+                throw TrainError("stage '\(stage.name)': model_max_length \(T) exceeds the model's max_position_embeddings \(decoder.config.maxPositionEmbeddings)")
+            }
+            let trainable = decoder.parameters.setTrainable(matching: stage.trainable)
+            guard !trainable.isEmpty else {
+                throw TrainError("stage '\(stage.name)': 'trainable' \(stage.trainable) matches no parameter (names look like model.layers.0.mlp.up_proj.weight)")
+            }
+            let dataset = try StageDataset(sources: stage.data, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer,
+                                           template: stage.template, system: stage.systemPrompt, sequenceLength: T,
+                                           skipBadSamples: stage.skipBadSamples)
+            let evalSet = stage.evalData.isEmpty ? nil : try StageDataset(
+                sources: stage.evalData, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer, template: stage.template,
+                system: stage.systemPrompt, sequenceLength: T, skipBadSamples: stage.skipBadSamples)
+            let perEpoch = max(1, dataset.samplesPerEpoch)
+            let totalSteps = stage.maxSteps ?? max(1, Int((stage.numTrainEpochs! * Double(perEpoch) / Double(B * accumulation)).rounded(.up)))
+            let trainableNames = Set(trainable)
+            let trainableCount = decoder.parameters.table.filter { trainableNames.contains($0.name) }.reduce(0) { $0 + $1.count }
+            log("stage '\(stage.name)' (\(stage.kind.rawValue)): \(dataset.sources.map(\.count).reduce(0, +)) samples, \(dataset.totalTokens) tokens"
+                + (dataset.skipped > 0 ? ", \(dataset.skipped) bad samples skipped" : "")
+                + (dataset.truncated > 0 ? ", \(dataset.truncated) truncated to \(T + 1) tokens" : "")
+                + "; \(totalSteps) steps of \(B)x\(T)" + (accumulation > 1 ? " x\(accumulation)" : "")
+                + "; \(trainable.count)/\(decoder.parameters.table.count) tensors train (\(trainableCount) of \(decoder.parameters.count) parameters)")
+
+            let acts = DecoderActivations(config: decoder.config, batch: B, sequence: T)
+            let optimizer = AdamW(parameters: decoder.parameters, config: stage.adamW)
+            var step = 0, position = Batcher.Position()
+            if let s = resumeHere, let dir = try Checkpoint.latest(outputDir: out) {
+                try Checkpoint.restore(optimizer, from: dir)
+                step = s.step
+                position = s.dataPosition
+            }
+            let batcher = Batcher(dataset: dataset, batchSize: B, seed: recipe.seed &+ UInt64(stageIndex) &* 1_000_003, position: position)
+            let schedule = LRSchedule(kind: stage.lrSchedulerType, lr: stage.learningRate, warmupSteps: stage.warmupSteps,
+                                      totalSteps: totalSteps, minLRRatio: stage.minLRRatio)
+            let progress = Progress(label: stage.name, total: totalSteps, startStep: step, every: stage.loggingSteps,
+                                    terminal: options.terminal, log: options.log)
+            var lastLoss: Float = .nan
+
+            func save() throws {
+                let st = TrainerState(stage: stage.name, stageIndex: stageIndex, step: step, totalSteps: totalSteps, globalStep: globalStep,
+                                      dataPosition: batcher.position, seed: recipe.seed, loss: lastLoss)
+                let dir = try Checkpoint.save(outputDir: out, decoder: decoder, tokenizer: tokenizer, optimizer: optimizer, state: st,
+                                              recipeYAML: recipeYAML, failpoint: options.checkpointFailpoint)
+                try Checkpoint.prune(outputDir: out, keep: recipe.saveTotalLimit)
+                summary.finalCheckpoint = dir
+            }
+
+            while step < totalSteps {
+                if let stop = options.stopAfterGlobalStep, globalStep >= stop {
+                    progress.interrupt()
+                    summary.seconds = Date().timeIntervalSince(started)
+                    return summary
+                }
+                let t0 = Date()
+                decoder.parameters.zeroGradients()
+                var lossSum: Float = 0
+                for _ in 0..<accumulation {
+                    batcher.next(tokens: acts.tokens, targets: acts.targets, attentionMask: acts.attentionMask, pad: pad)
+                    decoder.forward(acts)
+                    let (loss, count) = decoder.loss(acts)
+                    decoder.backward(acts, lossScale: count > 0 ? 1 / (Float(count) * Float(accumulation)) : 0)
+                    lossSum += loss
+                }
+                let gradNorm = GradientClipping.clip(decoder.parameters, maxNorm: stage.maxGradNorm)
+                let lr = schedule.rate(at: step)
+                optimizer.update(lr: lr)
+                step += 1
+                globalStep += 1
+                lastLoss = lossSum / Float(accumulation)
+                guard lastLoss.isFinite else {
+                    progress.interrupt()
+                    throw TrainError("stage '\(stage.name)' step \(step): the loss is \(lastLoss); lower learning_rate (\(stage.learningRate)) or check the data")
+                }
+                summary.losses.append(lastLoss)
+                let tokensPerSecond = Double(B * T * accumulation) / max(Date().timeIntervalSince(t0), 1e-9)
+                try metrics.write(["stage": stage.name, "step": step, "global_step": globalStep, "loss": Double(lastLoss),
+                                   "lr": Double(lr), "grad_norm": Double(gradNorm), "tokens_per_s": tokensPerSecond.rounded(),
+                                   "epoch": batcher.position.epoch])
+                try board.scalars([("train/loss", lastLoss), ("train/lr", lr), ("train/grad_norm", gradNorm),
+                                   ("train/tokens_per_s", Float(tokensPerSecond))], step: globalStep)
+                progress.update(step: step, loss: lastLoss, lr: lr, tokensPerSecond: tokensPerSecond)
+
+                let last = step == totalSteps
+                if let e = evalSet, let every = stage.evalSteps, step % every == 0 || last {
+                    let loss = evaluate(decoder, e, acts: acts, pad: pad)
+                    progress.interrupt()
+                    log(String(format: "[%@] step %d: eval loss %.4f", stage.name, step, loss))
+                    try metrics.write(["stage": stage.name, "step": step, "global_step": globalStep, "eval_loss": Double(loss)])
+                    try board.scalars([("eval/loss", loss)], step: globalStep)
+                }
+                if last || (stage.saveSteps.map { step % $0 == 0 } ?? false) { try save() }
+            }
+            log(String(format: "stage '%@' done: final loss %.4f", stage.name, lastLoss))
+        }
+        if let dir = try Checkpoint.latest(outputDir: out) {
+            summary.finalCheckpoint = dir
+            log("latest checkpoint: \(dir)")
+        }
+        if let g = recipe.generate { summary.samples = try sample(decoder, tokenizer, g) }
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    /// The decoder and tokenizer the first stage starts from.
+    func initialModel() throws -> (Decoder, SentencePieceTokenizer) {
+        guard let tokenizerPath = recipe.tokenizer ?? recipe.model.base.map({ $0 + "/tokenizer.model" }) else {
+            throw TrainError("the recipe names no tokenizer")
+        }
+        var tokenizer = try SentencePieceTokenizer(path: tokenizerPath)
+        if !recipe.specialTokens.isEmpty { tokenizer = try tokenizer.addingPieces(recipe.specialTokens) }
+        var decoder: Decoder
+        if let base = recipe.model.base {
+            decoder = try ModelDirectory.loadDecoder(base)
+            log("model: \(base) (\(decoder.parameters.count) parameters)")
+        } else {
+            let config = recipe.model.architecture!
+            guard config.vocabSize >= tokenizer.vocabularySize else {
+                throw TrainError("model.architecture.vocab_size \(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) pieces (\(tokenizerPath)\(recipe.specialTokens.isEmpty ? "" : " plus special_tokens"))")
+            }
+            decoder = Decoder(config: config)
+            decoder.initialize(seed: recipe.seed, std: recipe.model.initializerRange ?? 0.02)
+            log("model: new \(config.modelType) decoder, \(config.numHiddenLayers) layers x \(config.hiddenSize), \(decoder.parameters.count) parameters (seed \(recipe.seed))")
+        }
+        if tokenizer.vocabularySize > decoder.config.vocabSize {
+            log("vocabulary: \(decoder.config.vocabSize) -> \(tokenizer.vocabularySize) rows (new rows start at the mean embedding)")
+            decoder = decoder.resizingVocabulary(to: tokenizer.vocabularySize)
+        }
+        return (decoder, tokenizer)
+    }
+
+    /// Mean loss over every sample of `dataset`, in order, batched like training.
+    func evaluate(_ decoder: Decoder, _ dataset: StageDataset, acts: DecoderActivations, pad: Int32) -> Float {
+        let evalBatcher = Batcher(dataset: dataset, batchSize: acts.batch, seed: 0)
+        let batches = max(1, (dataset.samplesPerEpoch + acts.batch - 1) / acts.batch)
+        var sum = 0.0, count = 0
+        for _ in 0..<batches {
+            evalBatcher.next(tokens: acts.tokens, targets: acts.targets, attentionMask: acts.attentionMask, pad: pad)
+            decoder.forward(acts)
+            let (loss, n) = decoder.loss(acts)
+            sum += Double(loss) * Double(n)
+            count += n
+        }
+        return count > 0 ? Float(sum / Double(count)) : .nan
+    }
+
+    /// Completes the recipe's prompts (BOS + prompt) and checks them against `expect`.
+    func sample(_ decoder: Decoder, _ tokenizer: SentencePieceTokenizer, _ g: GenerationSpec) throws -> [(String, String, Bool?)] {
+        let bos = tokenizer.bosID.map { [$0] } ?? []
+        var stop = Set<Int32>()
+        if let eos = tokenizer.eosID { stop.insert(eos) }
+        if let end = tokenizer.id(of: SpecialTokens.turnEnd) { stop.insert(end) }
+        var results: [(String, String, Bool?)] = []
+        log("samples (\(g.temperature == 0 ? "greedy" : "temperature \(g.temperature)")):")
+        for (i, prompt) in g.prompts.enumerated() {
+            let ids = bos + tokenizer.encode(prompt)
+            let new = try Generator.generate(decoder, prompt: ids, maxNewTokens: min(g.maxNewTokens, decoder.config.maxPositionEmbeddings - ids.count),
+                                             options: SamplingOptions(temperature: g.temperature, seed: recipe.seed), stopTokens: stop)
+            let full = tokenizer.decode(ids.dropFirst(bos.count) + new)
+            let promptText = tokenizer.decode(Array(ids.dropFirst(bos.count)))
+            let completion = full.hasPrefix(promptText) ? String(full.dropFirst(promptText.count)) : tokenizer.decode(new)
+            let correct = g.expect.map { completion.trimmingCharacters(in: .whitespaces).hasPrefix($0[i].trimmingCharacters(in: .whitespaces)) }
+            let mark = correct.map { $0 ? "✓" : "✗" } ?? "·"
+            log("  \(mark) \(prompt) ▸\(completion)")
+            results.append((prompt, completion, correct))
+        }
+        if g.expect != nil {
+            let right = results.filter { $0.2 == true }.count
+            log("  \(right)/\(results.count) completions start with the expected answer")
+        }
+        return results
+    }
+}

@@ -1,0 +1,142 @@
+import Data
+import Foundation
+import Model
+import SafeTensors
+import Tensor
+import TestSupport
+import Testing
+import Tokenizer
+import Train
+
+/// Whole runs of a tiny two-stage recipe: exact resume, interrupted saves, checkpoint contents.
+struct TrainingRunTests {
+    let dir = TestPaths.temporaryDirectory("train")
+
+    init() throws {
+        try ToyWorld(seed: 5, entities: 6).write(to: dir + "/data", variants: 2)
+    }
+
+    func recipe(_ out: String, _ extra: [String] = []) throws -> Recipe {
+        try RecipeLoader.decode(TinyRecipe.yaml(directory: dir), file: "tiny.yaml", overrides: ["output_dir=\(dir)/\(out)"] + extra)
+    }
+
+    func run(_ r: Recipe, resume: Bool = false, stopAfter: Int? = nil,
+             failpoint: ((String) throws -> Void)? = nil) throws -> TrainSummary {
+        var o = TrainOptions()
+        o.resume = resume
+        o.stopAfterGlobalStep = stopAfter
+        o.checkpointFailpoint = failpoint
+        o.log = { _ in }
+        return try Trainer(recipe: r, options: o).run()
+    }
+
+    func metricLosses(_ out: String) throws -> [Double] {
+        let text = try String(contentsOfFile: "\(dir)/\(out)/metrics.jsonl", encoding: .utf8)
+        return text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["loss"] as? Double
+        }
+    }
+
+    /// Train, stop, resume: the per-step losses after resume equal the uninterrupted run's, exactly.
+    @Test func resumeContinuesTheSameLossCurve() throws {
+        let full = try run(recipe("full"))
+        #expect(full.losses.count == 10)
+        #expect(full.losses.last! < full.losses.first!)
+
+        // Stop after step 5 of stage 1... (checkpoint at step 3), then after step 8 (inside stage 2, checkpoint at chat step 2).
+        let first = try run(recipe("parts"), stopAfter: 5)
+        #expect(first.losses == Array(full.losses[0..<5]))
+        let second = try run(recipe("parts"), resume: true, stopAfter: 9)
+        #expect(second.losses == Array(full.losses[3..<9]), "resumed from pretrain-step3")
+        let third = try run(recipe("parts"), resume: true)
+        #expect(third.losses == Array(full.losses[8..<10]), "resumed from chat-step2 (global step 8)")
+        #expect(try metricLosses("parts") == metricLosses("full"), "metrics.jsonl holds each step once")
+    }
+
+    /// A crash at any point of a save leaves `latest` naming a complete checkpoint, and resuming
+    /// from it still reproduces the uninterrupted run.
+    @Test(arguments: ["model.safetensors", "tokenizer.model", "optimizer.safetensors", "trainer_state.json", "recipe.yaml", "rename"])
+    func crashDuringSaveNeverBreaksLatest(at point: String) throws {
+        let full = try run(recipe("ref-\(point)"))
+        let out = "crash-\(point)"
+        var saves = 0
+        #expect(throws: (any Error).self) {
+            _ = try run(recipe(out), failpoint: { file in
+                if file == "model.safetensors" { saves += 1 }
+                if saves == 2 && file == point { throw TrainError("simulated crash writing \(file)") }
+            })
+        }
+        // The first save (pretrain-step3) is what latest names, complete and loadable.
+        let latest = try #require(try Checkpoint.latest(outputDir: "\(dir)/\(out)"))
+        #expect(latest.hasSuffix("checkpoints/pretrain-step3"))
+        _ = try ModelDirectory.loadDecoder(latest)
+        #expect(try Checkpoint.readState(latest).step == 3)
+        let resumed = try run(recipe(out), resume: true)
+        #expect(resumed.losses == Array(full.losses[3...]))
+        let names = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/\(out)/checkpoints")
+        #expect(!names.contains { $0.hasPrefix(".tmp-") }, "leftovers of the crashed save are cleaned up")
+    }
+
+    /// What `train` writes loads back bit for bit: weights, optimizer moments and state.
+    @Test func checkpointLoadsBackBitIdentical() throws {
+        let config = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 24,
+                                   vocabSize: 521, maxPositionEmbeddings: 32)
+        let decoder = Decoder(config: config)
+        decoder.initialize(seed: 11, std: 0.1)
+        decoder.parameters.setTrainable(matching: ["model.layers.*"])
+        let optimizer = AdamW(parameters: decoder.parameters, config: AdamWConfig())
+        var rng = SeededGenerator(seed: 4)
+        for _ in 0..<3 {
+            for i in decoder.parameters.trainableIndices {
+                let g = decoder.parameters.gradient(at: i)!
+                for j in 0..<g.count { g[j] = rng.normal() }
+            }
+            optimizer.update(lr: 0.01)
+        }
+        let tokenizer = try SentencePieceTokenizer(path: TestPaths.root + "/tokenizers/toyworld.model")
+        let state = TrainerState(stage: "s", stageIndex: 0, step: 3, totalSteps: 5, globalStep: 3,
+                                 dataPosition: .init(epoch: 1, cursor: 7), seed: 1, loss: 2.5)
+        let out = dir + "/bits"
+        let saved = try Checkpoint.save(outputDir: out, decoder: decoder, tokenizer: tokenizer, optimizer: optimizer, state: state, recipeYAML: "x: 1\n")
+        #expect(try Checkpoint.latest(outputDir: out) == saved)
+        let loaded = try ModelDirectory.loadDecoder(saved)
+        #expect(loaded.config == config)
+        let a = decoder.parameters.values.all.array, b = loaded.parameters.values.all.array
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+        loaded.parameters.setTrainable(matching: ["model.layers.*"])
+        let restored = AdamW(parameters: loaded.parameters, config: AdamWConfig())
+        try Checkpoint.restore(restored, from: saved)
+        #expect(restored.step == 3)
+        #expect(restored.state.all.array.map(\.bitPattern) == optimizer.state.all.array.map(\.bitPattern))
+        #expect(try Checkpoint.readState(saved) == state)
+        #expect(try SentencePieceTokenizer(path: saved + "/tokenizer.model").modelData == tokenizer.modelData)
+    }
+
+    /// Old checkpoints are pruned to `save_total_limit`, but each stage's last one stays.
+    @Test func pruningKeepsStageFinals() throws {
+        _ = try run(recipe("prune", ["save_total_limit=1"]))
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/prune/checkpoints"))
+        #expect(names == ["pretrain-step6", "chat-step4"])
+        let latest = try String(contentsOfFile: "\(dir)/prune/latest", encoding: .utf8)
+        #expect(latest == "checkpoints/chat-step4\n")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/prune/runs"))
+    }
+
+    /// Special tokens grow the tokenizer and the embedding together, and a checkpoint's
+    /// tokenizer.model always matches its embedding rows.
+    @Test func specialTokensGrowTheEmbedding() throws {
+        _ = try run(recipe("base", ["stages.0.max_steps=1", "stages.1.max_steps=1"]))
+        let base = try #require(try Checkpoint.latest(outputDir: "\(dir)/base"))
+        var yaml = TinyRecipe.yaml(directory: dir)
+        let model = yaml.range(of: "model:")!.lowerBound..<yaml.range(of: "tokenizer:")!.lowerBound
+        yaml.replaceSubrange(model, with: "model:\n  base: \(base)\n")
+        let r = try RecipeLoader.decode(yaml, file: "grow.yaml", overrides: ["output_dir=\(dir)/grow", "special_tokens=[\"<x1>\", \"<x2>\"]",
+                                                                           "stages.0.max_steps=1", "stages.1.max_steps=1"])
+        _ = try run(r)
+        let latest = try #require(try Checkpoint.latest(outputDir: "\(dir)/grow"))
+        let tokenizer = try SentencePieceTokenizer(path: latest + "/tokenizer.model")
+        let decoder = try ModelDirectory.loadDecoder(latest)
+        #expect(tokenizer.vocabularySize == 523 && decoder.config.vocabSize == 523)
+        #expect(tokenizer.encode("<x2>").last == 522)
+    }
+}
