@@ -10,7 +10,7 @@ build: setup
 	swift build -c release
 
 run: build
-	bash scripts/run-main.sh
+	bash scripts/run-main.sh $(ARGS)
 
 test: setup
 	swift test
