@@ -41,11 +41,12 @@ let package = Package(
         .target(name: "Model", dependencies: ["Tensor", "SafeTensors"], swiftSettings: cpuFlags),
         .target(
             name: "Train",
-            dependencies: ["Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Yams",
+            dependencies: ["Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Eval", "Yams",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
         .target(name: "Infer", dependencies: ["Model", "Tensor", "Tokenizer"], swiftSettings: cpuFlags),
+        .target(name: "Eval", dependencies: ["Model", "Tokenizer", "Tensor"], swiftSettings: cpuFlags),
         .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
 
         // Gradient checking and fixture paths, for tests only.
@@ -55,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "mllm-cl",
             dependencies: [
-                "Model", "Train", "Infer", "Bench", "Tokenizer", "Data",
+                "Model", "Train", "Infer", "Bench", "Tokenizer", "Data", "Eval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags
@@ -70,6 +71,7 @@ let package = Package(
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Model", "Tokenizer", "Data", "Train", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17

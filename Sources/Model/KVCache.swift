@@ -41,6 +41,27 @@ public final class KVCache: @unchecked Sendable {
 
     /// Forgets every position (the buffers are reused).
     public func reset() { length = 0 }
+
+    /// Rewinds to `position` positions: later ones will be recomputed (shared-prefix scoring
+    /// evaluates several continuations after one prefix this way).
+    public func rewind(to position: Int) {
+        precondition(position >= 0 && position <= length)
+        length = position
+    }
+
+    /// Copies the first `count` positions of sequence 0 of `source` into every sequence here
+    /// and sets the length to `count`: one prefix, computed once, shared by a batch of continuations.
+    public func broadcastPrefix(from source: KVCache, count: Int) {
+        precondition(count <= source.length && count <= capacity && keys.count == source.keys.count)
+        let KC = keys.first.map { $0.lastDimension } ?? 0
+        for l in 0..<keys.count {
+            for b in 0..<batch {
+                (keys[l].data + b * capacity * KC).update(from: source.keys[l].data, count: count * KC)
+                (values[l].data + b * capacity * KC).update(from: source.values[l].data, count: count * KC)
+            }
+        }
+        length = count
+    }
 }
 
 extension Decoder {

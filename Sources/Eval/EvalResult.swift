@@ -1,0 +1,66 @@
+import Foundation
+
+/// Accuracy over some items.
+public struct Score: Codable, Sendable, Equatable {
+    public var acc: Double
+    /// Continuation mode only: accuracy after dividing each choice's log-likelihood by its UTF-8 length.
+    public var accNorm: Double?
+    public var n: Int
+
+    enum CodingKeys: String, CodingKey { case acc, accNorm = "acc_norm", n }
+
+    public init(acc: Double, accNorm: Double?, n: Int) {
+        self.acc = acc
+        self.accNorm = accNorm
+        self.n = n
+    }
+}
+
+/// The result of one `eval` run; its JSON is the contract other tools read:
+/// `{"model", "suite", "mode", "shots", "overall": {"acc", "acc_norm"?, "n"}, "macro_acc",
+///   "subjects": {"<name>": {"acc", "acc_norm"?, "n"}}}` (plus timing fields).
+public struct EvalResult: Codable, Sendable, Equatable {
+    public var model: String
+    public var suite: String
+    public var mode: ScoringMode
+    public var shots: Int
+    public var overall: Score
+    /// Mean of the per-subject accuracies.
+    public var macroAcc: Double
+    public var subjects: [String: Score]
+    public var seconds: Double?
+    public var questionsPerSecond: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case model, suite, mode, shots, overall, macroAcc = "macro_acc", subjects, seconds
+        case questionsPerSecond = "questions_per_second"
+    }
+
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    public static func load(_ path: String) throws -> EvalResult {
+        guard let data = FileManager.default.contents(atPath: path) else { throw EvalError("\(path): file not found") }
+        do { return try JSONDecoder().decode(EvalResult.self, from: data) } catch {
+            throw EvalError("\(path): not an eval result JSON (\(error))")
+        }
+    }
+
+    /// A Markdown table: one row per subject, then the overall (micro) and macro rows.
+    public func markdown() -> String {
+        let norm = overall.accNorm != nil
+        var s = "| subject | n | acc |\(norm ? " acc_norm |" : "")\n|---|---:|---:|\(norm ? "---:|" : "")\n"
+        for name in subjects.keys.sorted() {
+            let v = subjects[name]!
+            s += "| \(name) | \(v.n) | \(Self.f(v.acc)) |\(norm ? " \(Self.f(v.accNorm ?? 0)) |" : "")\n"
+        }
+        s += "| **overall** | \(overall.n) | **\(Self.f(overall.acc))** |\(norm ? " **\(Self.f(overall.accNorm ?? 0))** |" : "")\n"
+        s += "| macro | \(subjects.count) | \(Self.f(macroAcc)) |\(norm ? " |" : "")\n"
+        return s
+    }
+
+    static func f(_ x: Double) -> String { String(format: "%.4f", x) }
+}

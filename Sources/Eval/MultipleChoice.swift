@@ -1,0 +1,46 @@
+/// One multiple-choice question.
+public struct MultipleChoiceItem: Sendable, Equatable {
+    public var question: String
+    public var choices: [String]
+    /// Index of the right choice.
+    public var answer: Int
+    public var subject: String
+    /// Put between the question and a choice in continuation scoring (lm-evaluation-harness: " ").
+    public var delimiter: String
+    /// Where it came from, for messages (`file:line`).
+    public var source: String
+
+    public init(question: String, choices: [String], answer: Int, subject: String, delimiter: String = " ", source: String = "") {
+        self.question = question
+        self.choices = choices
+        self.answer = answer
+        self.subject = subject
+        self.delimiter = delimiter
+        self.source = source
+    }
+}
+
+/// A suite: per subject, the scored items and (MMLU layout) the few-shot examples.
+public struct MultipleChoiceSuite: Sendable {
+    public var name: String
+    /// Scored items by subject, subjects sorted.
+    public var subjects: [(name: String, items: [MultipleChoiceItem])]
+    /// Few-shot examples by subject (`dev/`), possibly empty.
+    public var examples: [String: [MultipleChoiceItem]]
+
+    public var itemCount: Int { subjects.reduce(0) { $0 + $1.items.count } }
+}
+
+/// How items are scored (as lm-evaluation-harness does).
+public enum ScoringMode: String, Codable, Sendable, CaseIterable {
+    /// MMLU: a k-shot prompt ending in `Answer:`; the choice whose letter (" A", " B", ...) is most likely next.
+    case letter
+    /// The log-likelihood of each choice's text after the question: `acc` (sum) and `acc_norm` (sum / UTF-8 bytes).
+    case continuation
+}
+
+/// A suite that cannot be read: names the file and line.
+public struct EvalError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

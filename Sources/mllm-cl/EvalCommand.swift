@@ -1,0 +1,95 @@
+import ArgumentParser
+import Eval
+import Foundation
+import Model
+import Tokenizer
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score multiple-choice suites and report forgetting.",
+        subcommands: [Run.self, Compare.self],
+        defaultSubcommand: Run.self
+    )
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Score a model on a multiple-choice suite (the default subcommand).",
+            discussion: """
+                Suites: an MMLU-layout directory (dev/{subject}_dev.csv few-shot, {split}/{subject}_{split}.csv scored), \
+                a CSV file (MMLU columns, or CMMLU's header row), or a JSONL file \
+                ({"question", "choices", "answer", "subject"?, "delimiter"?}). \
+                letter mode: the MMLU k-shot prompt, argmax over " A", " B", ...; \
+                continuation mode: log-likelihood of each choice after the question (acc and acc_norm).
+                """
+        )
+
+        @Flag(name: .customLong("text-only"), help: "Score text-only suites (the forgetting check).") var textOnly = false
+        @Option(help: "Model directory.") var model: String
+        @Option(help: "Suite: an MMLU-layout directory, a CSV or a JSONL file.") var suite: String
+        @Option(help: "letter (MMLU) or continuation.") var mode: ScoringMode = .letter
+        @Option(help: "Few-shot examples (default: 5 in letter mode, 0 in continuation mode).") var shots: Int?
+        @Option(help: "Score at most N items per subject.") var limit: Int?
+        @Option(help: "The scored split of an MMLU-layout directory.") var split = "test"
+        @Option(help: "When question + choice exceed the context: left drops context (lm-evaluation-harness), right scores only what fits.")
+        var truncation: LogLikelihood.Truncation = .left
+        @Option(help: "Write the result as JSON here.") var json: String?
+        @Option(help: "Also score this model and print the forgetting table (baseline → --model).") var baseline: String?
+
+        func run() throws {
+            try runReportingErrors {
+                let loaded = try SuiteLoader.load(suite, split: split)
+                let options = EvalOptions(mode: mode, shots: shots, limit: limit, truncation: truncation)
+                let terminal = isatty(STDERR_FILENO) != 0
+                func evaluate(_ dir: String) throws -> EvalResult {
+                    let decoder = try ModelDirectory.loadDecoder(dir)
+                    let tokenizer = try SentencePieceTokenizer(path: dir + "/" + ModelDirectory.tokenizerFile)
+                    let evaluator = Evaluator(decoder: decoder, tokenizer: tokenizer, truncation: options.truncation)
+                    print("\(dir): \(loaded.name), \(loaded.subjects.count) subjects, \(mode.rawValue) mode, \(options.resolvedShots) shots")
+                    flushOutput()
+                    var lastReport = Date.distantPast
+                    let result = evaluator.run(loaded, options: options, modelName: dir) { done, total in
+                        guard Date().timeIntervalSince(lastReport) > 0.2 || done == total else { return }
+                        lastReport = Date()
+                        let line = "  \(done)/\(total) questions"
+                        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)\(done == total ? "\n" : "")".utf8)) }
+                        else if done == total { print(line) }
+                    }
+                    print(result.markdown())
+                    print(String(format: "%d questions in %.1f s (%.1f questions/s)", result.overall.n, result.seconds ?? 0, result.questionsPerSecond ?? 0))
+                    return result
+                }
+                let before = try baseline.map(evaluate)
+                let result = try evaluate(model)
+                if let json { try ModelDirectory.writeAtomically(result.json(), to: json); print("wrote \(json)") }
+                if let before, let baseline {
+                    print(try ForgettingReport.compare(before: before, after: result, beforeName: baseline, afterName: model).markdown())
+                }
+            }
+        }
+    }
+
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the forgetting table between two eval JSON results.")
+
+        @Argument(help: "The result before training.") var before: String
+        @Argument(help: "The result after training.") var after: String
+        @Option(help: "Write the comparison as JSON here.") var json: String?
+
+        func run() throws {
+            try runReportingErrors {
+                let report = try ForgettingReport.compare(before: EvalResult.load(before), after: EvalResult.load(after), beforeName: before, afterName: after)
+                print(report.markdown())
+                if let json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    try ModelDirectory.writeAtomically(encoder.encode(report), to: json)
+                }
+            }
+        }
+    }
+}
+
+extension ScoringMode: ExpressibleByArgument {}
+extension LogLikelihood.Truncation: ExpressibleByArgument {}
