@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Train", "Infer", "Tokenizer", "SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(
             name: "TrainTests",
-            dependencies: ["Train", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "TestSupport",
+            dependencies: ["Train", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Eval", "TestSupport",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),

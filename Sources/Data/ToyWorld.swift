@@ -184,4 +184,40 @@ public struct ToyWorld: Sendable {
     }
 
     struct WorldFile: Codable { let seed: UInt64; let entities: [Entity] }
+
+    // MARK: - Knowledge suite
+
+    /// Multiple-choice cloze items testing every fact in `language`: the statement cut before
+    /// the value as the question, the value and three other values of the attribute as choices
+    /// (seeded order), the attribute as the subject. Items are JSONL objects in the format
+    /// `mllm-cl eval` reads, with `delimiter` "" where the language writes no space before the value.
+    public func knowledgeItems(_ language: String) -> [[String: Any]] {
+        var rng = SeededGenerator(seed: seed &+ 3 &+ UInt64(Self.languages.firstIndex(of: language)!))
+        var items: [[String: Any]] = []
+        for e in entities {
+            for a in Attribute.allCases {
+                let (prompt, answer) = cloze(e, a, language)
+                let pool = Self.words[a]![language]!
+                var others = pool.indices.filter { $0 != e.value(a) }
+                others.shuffle(using: &rng)
+                var choices = [answer] + others.prefix(3).map { pool[$0] }
+                choices.shuffle(using: &rng)
+                let question = prompt.hasSuffix(" ") ? String(prompt.dropLast()) : prompt
+                items.append(["question": question, "choices": choices, "answer": choices.firstIndex(of: answer)!,
+                              "subject": a.rawValue, "delimiter": prompt.hasSuffix(" ") ? " " : ""])
+            }
+        }
+        return items
+    }
+
+    /// Writes `{language}.jsonl` knowledge suites into `directory`.
+    public func writeKnowledgeSuites(to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for lang in Self.languages {
+            let lines = try knowledgeItems(lang).map { item in
+                String(decoding: try JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+            }
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(directory)/\(lang).jsonl"))
+        }
+    }
 }

@@ -36,6 +36,19 @@ public struct EvalResult: Codable, Sendable, Equatable {
         case questionsPerSecond = "questions_per_second"
     }
 
+    public init(model: String, suite: String, mode: ScoringMode, shots: Int, overall: Score, macroAcc: Double,
+                subjects: [String: Score], seconds: Double? = nil, questionsPerSecond: Double? = nil) {
+        self.model = model
+        self.suite = suite
+        self.mode = mode
+        self.shots = shots
+        self.overall = overall
+        self.macroAcc = macroAcc
+        self.subjects = subjects
+        self.seconds = seconds
+        self.questionsPerSecond = questionsPerSecond
+    }
+
     public func json() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,4 +1,5 @@
 import Data
+import Eval
 import Foundation
 import Model
 
@@ -21,10 +22,12 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var stages: [Stage]
     /// Text generated after training, to show what the model learned.
     public var generate: GenerationSpec?
+    /// Suites scored before the first stage and after each one (the forgetting report).
+    public var eval: EvalSpec?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case model, tokenizer, specialTokens = "special_tokens", outputDir = "output_dir", seed
-        case saveTotalLimit = "save_total_limit", stages, generate
+        case saveTotalLimit = "save_total_limit", stages, generate, eval
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -37,6 +40,43 @@ public struct Recipe: Codable, Sendable, Equatable {
         saveTotalLimit = try c.decodeIfPresent(Int.self, forKey: .saveTotalLimit) ?? 2
         stages = try c.decode([Stage].self, forKey: .stages)
         generate = try c.decodeIfPresent(GenerationSpec.self, forKey: .generate)
+        eval = try c.decodeIfPresent(EvalSpec.self, forKey: .eval)
+    }
+}
+
+/// The text-only suites a run scores before its first stage and after each stage.
+public struct EvalSpec: Codable, Sendable, Equatable {
+    public var suites: [EvalSuiteSpec]
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case suites }
+}
+
+/// One suite of the `eval` block.
+public struct EvalSuiteSpec: Codable, Sendable, Equatable {
+    /// A short name for tables and charts.
+    public var name: String
+    /// An MMLU-layout directory, a CSV or a JSONL file.
+    public var path: String
+    public var mode: ScoringMode
+    public var shots: Int?
+    public var split: String
+    public var limit: Int?
+    /// The metric charted and compared: `acc` or `acc_norm` (continuation mode only).
+    public var metric: String
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, path, mode, shots, split, limit, metric
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        path = try c.decode(String.self, forKey: .path)
+        mode = try c.decodeIfPresent(ScoringMode.self, forKey: .mode) ?? .continuation
+        shots = try c.decodeIfPresent(Int.self, forKey: .shots)
+        split = try c.decodeIfPresent(String.self, forKey: .split) ?? "test"
+        limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+        metric = try c.decodeIfPresent(String.self, forKey: .metric) ?? (mode == .continuation ? "acc_norm" : "acc")
     }
 }
 

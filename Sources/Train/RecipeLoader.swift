@@ -1,4 +1,5 @@
 import Data
+import Eval
 import Foundation
 import Model
 import Yams
@@ -24,6 +25,7 @@ public enum RecipeLoader {
             "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self)]),
             "stages": .list(keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source)])),
             "generate": keys(GenerationSpec.CodingKeys.self),
+            "eval": keys(EvalSpec.CodingKeys.self, ["suites": .list(keys(EvalSuiteSpec.CodingKeys.self))]),
         ])
     }()
 
@@ -210,6 +212,18 @@ public enum RecipeLoader {
                     throw DataError("\(at(p + [key, String(j), "path"])): '\(display(p + [key, String(j), "path"]))': data file not found: \(d.path)")
                 }
             }
+        }
+        for (i, suite) in (r.eval?.suites ?? []).enumerated() {
+            let p = ["eval", "suites", String(i)]
+            guard FileManager.default.fileExists(atPath: suite.path) else {
+                throw DataError("\(at(p + ["path"])): 'eval.suites[\(i)].path': suite not found: \(suite.path)")
+            }
+            guard suite.metric == "acc" || (suite.metric == "acc_norm" && suite.mode == .continuation) else {
+                throw DataError("\(at(p + ["metric"])): 'metric' must be acc, or acc_norm in continuation mode")
+            }
+        }
+        if Set((r.eval?.suites ?? []).map(\.name)).count != (r.eval?.suites.count ?? 0) {
+            throw DataError("\(at(["eval", "suites"])): suite names must differ")
         }
         if let g = r.generate, let e = g.expect, e.count != g.prompts.count {
             throw DataError("\(at(["generate", "expect"])): 'generate.expect' has \(e.count) entries for \(g.prompts.count) prompts")

@@ -75,9 +75,19 @@ public final class Trainer {
         let board = try TensorBoardWriter(directory: out + "/runs")
         let pad = tokenizer.padID ?? tokenizer.eosID ?? 0
         var globalStep = state?.globalStep ?? 0
+        let evaluation = try recipe.eval.map {
+            try StageEvaluation(spec: $0, stages: recipe.stages.map(\.name), outputDir: out, log: options.log)
+        }
+        if let e = evaluation, state == nil { try e.evaluate(StageEvaluation.initial, decoder: decoder, tokenizer: tokenizer) }
 
         for (stageIndex, stage) in recipe.stages.enumerated() {
-            if let s = state, stageIndex < s.stageIndex || (stageIndex == s.stageIndex && s.stageComplete) { continue }
+            if let s = state, stageIndex < s.stageIndex || (stageIndex == s.stageIndex && s.stageComplete) {
+                // A run stopped between a stage's last checkpoint and its evaluation: the weights are that checkpoint's.
+                if let e = evaluation, stageIndex == s.stageIndex, !e.isDone(stage.name) {
+                    try e.evaluate(stage.name, decoder: decoder, tokenizer: tokenizer)
+                }
+                continue
+            }
             let resumeHere = state.flatMap { $0.stageIndex == stageIndex ? $0 : nil }
             let B = stage.batchSize, T = stage.modelMaxLength, accumulation = stage.gradientAccumulationSteps
             guard T <= decoder.config.maxPositionEmbeddings else {
@@ -173,6 +183,7 @@ public final class Trainer {
                 if last || (stage.saveSteps.map { step % $0 == 0 } ?? false) { try save() }
             }
             log(String(format: "stage '%@' done: final loss %.4f", stage.name, lastLoss))
+            if let e = evaluation { try e.evaluate(stage.name, decoder: decoder, tokenizer: tokenizer) }
         }
         if let dir = try Checkpoint.latest(outputDir: out) {
             summary.finalCheckpoint = dir

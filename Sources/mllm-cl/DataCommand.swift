@@ -5,7 +5,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Generate the project's own data.",
-        subcommands: [ToyWorldCommand.self]
+        subcommands: [ToyWorldCommand.self, KnowledgeSuiteCommand.self]
     )
 
     struct ToyWorldCommand: ParsableCommand {
@@ -25,6 +25,25 @@ struct DataCommand: ParsableCommand {
                 let world = ToyWorld(seed: seed, entities: entities)
                 try world.write(to: out, variants: variants)
                 print("wrote \(out): \(entities) entities x \(ToyWorld.languages.count) languages")
+            }
+        }
+    }
+
+    struct KnowledgeSuiteCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "knowledge-suite",
+            abstract: "Write the toy world's knowledge suites: one JSONL multiple-choice file per language.",
+            discussion: "Each fact becomes a cloze question (the statement cut before the value) with four choices; subjects are kind, color, city and food. Score with: mllm-cl eval --text-only --mode continuation --suite DIR/en.jsonl"
+        )
+
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "World seed (the quickstart uses the default).") var seed: UInt64 = 7
+        @Option(help: "Number of entities.") var entities = 48
+
+        func run() throws {
+            try runReportingErrors {
+                try ToyWorld(seed: seed, entities: entities).writeKnowledgeSuites(to: out)
+                print("wrote \(out): \(ToyWorld.languages.map { "\($0).jsonl" }.joined(separator: " ")), \(entities * ToyWorld.Attribute.allCases.count) items each")
             }
         }
     }

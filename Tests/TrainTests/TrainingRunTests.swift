@@ -1,4 +1,5 @@
 import Data
+import Eval
 import Foundation
 import Model
 import SafeTensors
@@ -138,5 +139,25 @@ struct TrainingRunTests {
         let decoder = try ModelDirectory.loadDecoder(latest)
         #expect(tokenizer.vocabularySize == 523 && decoder.config.vocabSize == 523)
         #expect(tokenizer.encode("<x2>").last == 522)
+    }
+
+    /// The `eval` block scores suites before the first stage and after each one, into the forgetting report.
+    @Test func evalBlockWritesTheForgettingReport() throws {
+        let suites = "{suites: [{name: en, path: \(TestPaths.root)/evals/toyworld/en.jsonl, limit: 3}, " +
+                     "{name: zh, path: \(TestPaths.root)/evals/toyworld/zh.jsonl, metric: acc, limit: 3}]}"
+        _ = try run(recipe("report", ["eval=\(suites)"]), stopAfter: 7)
+        _ = try run(recipe("report", ["eval=\(suites)"]), resume: true)
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/report/forgetting.json"))
+        let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        #expect(json["points"] as? [String] == ["initial", "pretrain", "chat"])
+        let en = (json["suites"] as! [String: Any])["en"] as! [String: Any]
+        #expect((en["values"] as! [Any]).compactMap { $0 as? Double }.count == 3 && en["metric"] as? String == "acc_norm")
+        for point in ["initial", "pretrain", "chat"] {
+            let r = try EvalResult.load("\(dir)/report/eval/\(point)/zh.json")
+            #expect(r.overall.n == 12 && r.mode == .continuation)
+        }
+        let md = try String(contentsOfFile: "\(dir)/report/forgetting.md", encoding: .utf8)
+        #expect(md.contains("| en | acc_norm |") && md.contains("| zh | acc |"))
+        #expect(try String(contentsOfFile: "\(dir)/report/forgetting.svg", encoding: .utf8).hasPrefix("<svg"))
     }
 }

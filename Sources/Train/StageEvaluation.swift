@@ -1,0 +1,106 @@
+import Eval
+import Foundation
+import Model
+import Tokenizer
+
+/// The forgetting report of a run: every suite of the recipe's `eval` block, scored before the
+/// first stage (`initial`) and after each stage, in `OUTPUT/eval/<when>/<suite>.json`, summarised in
+/// `forgetting.json`, `forgetting.md` and `forgetting.svg` (rewritten after each evaluation).
+final class StageEvaluation {
+    struct SuiteSummary: Codable {
+        var metric: String
+        /// The metric per evaluation point (nil where not yet evaluated).
+        var values: [Double?]
+        var acc: [Double?]
+        var accNorm: [Double?]
+        /// Best value before the last evaluation minus the last value (positive = forgotten).
+        var forgetting: Double?
+        /// Last value minus the one before it.
+        var lastDelta: Double?
+        /// Per-subject comparison of the last two evaluations.
+        var lastTransition: ForgettingReport?
+
+        enum CodingKeys: String, CodingKey {
+            case metric, values, acc, accNorm = "acc_norm", forgetting, lastDelta = "last_delta", lastTransition = "last_transition"
+        }
+    }
+
+    struct Summary: Codable {
+        var points: [String]
+        var suites: [String: SuiteSummary]
+    }
+
+    static let initial = "initial"
+    let specs: [EvalSuiteSpec]
+    let suites: [MultipleChoiceSuite]
+    let outputDir: String
+    let points: [String]
+    let log: (String) -> Void
+
+    init(spec: EvalSpec, stages: [String], outputDir: String, log: @escaping (String) -> Void) throws {
+        specs = spec.suites
+        suites = try spec.suites.map { try SuiteLoader.load($0.path, split: $0.split) }
+        self.outputDir = outputDir
+        points = [Self.initial] + stages
+        self.log = log
+    }
+
+    func resultPath(_ point: String, _ suite: String) -> String { "\(outputDir)/eval/\(point)/\(suite).json" }
+
+    /// Whether every suite already has a result for `point` (a resumed run skips it).
+    func isDone(_ point: String) -> Bool {
+        specs.allSatisfy { FileManager.default.fileExists(atPath: resultPath(point, $0.name)) }
+    }
+
+    /// Scores every suite with the model as it is now and rewrites the report.
+    func evaluate(_ point: String, decoder: Decoder, tokenizer: SentencePieceTokenizer) throws {
+        try FileManager.default.createDirectory(atPath: "\(outputDir)/eval/\(point)", withIntermediateDirectories: true)
+        var line: [String] = []
+        for (spec, suite) in zip(specs, suites) {
+            let evaluator = Evaluator(decoder: decoder, tokenizer: tokenizer)
+            let result = evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit), modelName: point)
+            try ModelDirectory.writeAtomically(result.json(), to: resultPath(point, spec.name))
+            let value = spec.metric == "acc_norm" ? (result.overall.accNorm ?? result.overall.acc) : result.overall.acc
+            line.append("\(spec.name) \(String(format: "%.4f", value))")
+        }
+        log("eval after \(point == Self.initial ? "nothing (initial model)" : "stage '\(point)'"), \(specs.first?.metric ?? "acc"): " + line.joined(separator: ", "))
+        try writeReport()
+    }
+
+    func writeReport() throws {
+        var summary = Summary(points: points, suites: [:])
+        var markdown = "# Forgetting report\n\nText-only accuracy before training (`initial`) and after each stage.\n\n"
+        markdown += "| suite | metric | " + points.joined(separator: " | ") + " | Δ last | forgetting |\n"
+        markdown += "|---|---|" + points.map { _ in "---:|" }.joined() + "---:|---:|\n"
+        var details = ""
+        for spec in specs {
+            let results = points.map { try? EvalResult.load(resultPath($0, spec.name)) }
+            let values = results.map { r in r.map { spec.metric == "acc_norm" ? ($0.overall.accNorm ?? $0.overall.acc) : $0.overall.acc } }
+            let done = values.compactMap { $0 }
+            let lastIndex = values.lastIndex { $0 != nil }
+            let previousIndex = lastIndex.flatMap { i in values[..<i].lastIndex { $0 != nil } }
+            var s = SuiteSummary(metric: spec.metric, values: values, acc: results.map { $0?.overall.acc },
+                                 accNorm: results.map { $0?.overall.accNorm }, forgetting: nil, lastDelta: nil, lastTransition: nil)
+            if done.count >= 2, let last = done.last {
+                s.forgetting = done.dropLast().max()! - last
+                s.lastDelta = last - done[done.count - 2]
+            }
+            if let i = lastIndex, let p = previousIndex, let before = results[p], let after = results[i] {
+                s.lastTransition = try? ForgettingReport.compare(before: before, after: after, beforeName: points[p], afterName: points[i])
+                if let t = s.lastTransition { details += "\n## \(spec.name)\n\n" + t.markdown() }
+            }
+            summary.suites[spec.name] = s
+            func cell(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
+            markdown += "| \(spec.name) | \(spec.metric) | " + values.map(cell).joined(separator: " | ")
+                + " | \(s.lastDelta.map { String(format: "%+.4f", $0) } ?? "–") | \(s.forgetting.map { String(format: "%+.4f", $0) } ?? "–") |\n"
+        }
+        markdown += "\nΔ last: the last evaluation minus the one before it. Forgetting: the best earlier value minus the last one.\n" + details
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try ModelDirectory.writeAtomically(encoder.encode(summary), to: outputDir + "/forgetting.json")
+        try ModelDirectory.writeAtomically(Data(markdown.utf8), to: outputDir + "/forgetting.md")
+        let chart = LineChart.svg(title: "Text-only accuracy across stages", xLabels: points,
+                                  series: specs.map { ($0.name, summary.suites[$0.name]!.values) })
+        try ModelDirectory.writeAtomically(Data(chart.utf8), to: outputDir + "/forgetting.svg")
+    }
+}

@@ -1,0 +1,118 @@
+import Data
+import Eval
+import Foundation
+import Model
+import Tensor
+import TestSupport
+import Testing
+import Tokenizer
+
+struct ScoringTests {
+    /// A small random decoder (not trained: log-likelihoods are all that matter here).
+    func model(context: Int = 24) -> Decoder {
+        let config = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                   intermediateSize: 24, vocabSize: 40, maxPositionEmbeddings: context)
+        let d = Decoder(config: config)
+        d.initialize(seed: 2, std: 0.3)
+        return d
+    }
+
+    /// Σ log p(continuation | context) from one plain forward pass over context + continuation.
+    func naive(_ d: Decoder, _ context: [Int32], _ continuation: [Int32]) -> Double {
+        let ids = context + continuation
+        let acts = DecoderActivations(config: d.config, batch: 1, sequence: ids.count)
+        acts.setBatch(tokens: ids, targets: ids)
+        d.forward(acts)
+        let V = d.config.vocabSize
+        var s = 0.0
+        for (j, t) in continuation.enumerated() {
+            let row = (0..<V).map { Double(acts.logits[(context.count - 1 + j) * V + $0]) }
+            let m = row.max()!
+            s += row[Int(t)] - (m + log(row.map { exp($0 - m) }.reduce(0, +)))
+        }
+        return s
+    }
+
+    /// Sharing the prefix's KV cache across a batch of continuations changes nothing.
+    @Test func sharedPrefixEqualsNaiveScoring() {
+        let d = model()
+        let scorer = LogLikelihood(decoder: d)
+        let context: [Int32] = [1, 5, 9, 12, 7]
+        let continuations: [[Int32]] = [[3], [4, 8, 2], [30, 31], [6, 6, 6, 6, 6]]
+        for _ in 0..<2 {  // the second round reuses the caches
+            let scores = scorer.score(context: context, continuations: continuations)
+            for (c, s) in zip(continuations, scores) { #expect(abs(s - naive(d, context, c)) < 1e-4, "\(c)") }
+        }
+    }
+
+    /// Truncation: left keeps every continuation token, dropping context from the left; right
+    /// scores only what fits in the window.
+    @Test func truncationPolicies() {
+        let d = model(context: 12)
+        let context: [Int32] = Array(1...10).map(Int32.init), cont: [[Int32]] = [[20, 21, 22, 23], [24]]
+        let left = LogLikelihood(decoder: d, truncation: .left).score(context: context, continuations: cont)
+        #expect(abs(left[0] - naive(d, Array(context.suffix(8)), cont[0])) < 1e-4)
+        let right = LogLikelihood(decoder: d, truncation: .right).score(context: context, continuations: cont)
+        #expect(abs(right[0] - naive(d, context, [20, 21])) < 1e-4)
+        #expect(abs(right[1] - naive(d, context, [24])) < 1e-4)
+        let full = LogLikelihood(decoder: d, truncation: .right).score(context: Array(1...12).map(Int32.init), continuations: cont)
+        #expect(full == [0, 0], "no room left: nothing is scored")
+    }
+
+    @Test func resultJSONContractAndDeterminism() throws {
+        let tokenizer = try SentencePieceTokenizer(path: TestPaths.root + "/tokenizers/toyworld.model")
+        var config = model().config
+        config.vocabSize = tokenizer.vocabularySize
+        config.maxPositionEmbeddings = 256
+        let d = Decoder(config: config)
+        d.initialize(seed: 3)
+        let suite = try SuiteLoader.load(TestPaths.fixture("mmlu_tiny"))
+        let evaluator = Evaluator(decoder: d, tokenizer: tokenizer)
+        let result = evaluator.run(suite, options: EvalOptions(mode: .letter), modelName: "m")
+        #expect(result == Evaluator(decoder: d, tokenizer: tokenizer).run(suite, options: EvalOptions(mode: .letter), modelName: "m")
+                .with(seconds: result.seconds, qps: result.questionsPerSecond))
+        let json = try JSONSerialization.jsonObject(with: result.json()) as! [String: Any]
+        #expect(Set(json.keys).isSuperset(of: ["model", "suite", "mode", "shots", "overall", "macro_acc", "subjects"]))
+        #expect((json["overall"] as! [String: Any])["n"] as? Int == 3 && json["shots"] as? Int == 5)
+        #expect((json["overall"] as! [String: Any])["acc_norm"] == nil, "letter mode has no acc_norm")
+        let c = evaluator.run(suite, options: EvalOptions(mode: .continuation), modelName: "m")
+        #expect(c.overall.accNorm != nil && c.subjects["toy_facts"]?.n == 2)
+        #expect(abs(c.macroAcc - (c.subjects["toy_facts"]!.acc + c.subjects["second_subject"]!.acc) / 2) < 1e-12)
+    }
+
+    @Test func forgettingComparison() throws {
+        let before = EvalResult(model: "a", suite: "s", mode: .continuation, shots: 0, overall: Score(acc: 0.6, accNorm: 0.7, n: 10), macroAcc: 0.6,
+                                subjects: ["x": Score(acc: 0.5, accNorm: 0.6, n: 4), "y": Score(acc: 0.7, accNorm: 0.8, n: 6)])
+        let after = EvalResult(model: "b", suite: "s", mode: .continuation, shots: 0, overall: Score(acc: 0.5, accNorm: 0.7, n: 10), macroAcc: 0.5,
+                               subjects: ["x": Score(acc: 0.25, accNorm: 0.5, n: 4), "y": Score(acc: 0.7, accNorm: 0.9, n: 6)])
+        let r = try ForgettingReport.compare(before: before, after: after, beforeName: "base", afterName: "tuned")
+        #expect(r.subjects.map(\.subject) == ["x", "y"])
+        #expect(abs(r.subjects[0].delta + 0.25) < 1e-12 && abs(r.overall.delta + 0.1) < 1e-12 && abs(r.subjects[1].deltaNorm! - 0.1) < 1e-12)
+        #expect(r.markdown().contains("| **overall** | 10 | 0.6000 | 0.5000 | **-0.1000** |"))
+        var other = after
+        other.subjects["z"] = Score(acc: 1, accNorm: nil, n: 1)
+        #expect(throws: EvalError.self) { try ForgettingReport.compare(before: before, after: other, beforeName: "a", afterName: "b") }
+    }
+
+    /// evals/toyworld is exactly what the generator writes for the quickstart's world.
+    @Test func committedKnowledgeSuitesMatchTheGenerator() throws {
+        let dir = TestPaths.temporaryDirectory("knowledge")
+        try ToyWorld().writeKnowledgeSuites(to: dir)
+        for lang in ToyWorld.languages {
+            let generated = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(lang).jsonl"))
+            let committed = try Data(contentsOf: URL(fileURLWithPath: "\(TestPaths.root)/evals/toyworld/\(lang).jsonl"))
+            #expect(generated == committed, "evals/toyworld/\(lang).jsonl is stale: run mllm-cl data knowledge-suite --out evals/toyworld")
+            let suite = try SuiteLoader.load("\(dir)/\(lang).jsonl")
+            #expect(suite.itemCount == 48 * 4 && suite.subjects.map(\.name) == ["city", "color", "food", "kind"])
+        }
+    }
+}
+
+extension EvalResult {
+    func with(seconds: Double?, qps: Double?) -> EvalResult {
+        var r = self
+        r.seconds = seconds
+        r.questionsPerSecond = qps
+        return r
+    }
+}

@@ -1,0 +1,129 @@
+import Eval
+import Foundation
+import TestSupport
+import Testing
+
+struct SuiteTests {
+    let dir = TestPaths.temporaryDirectory("suites")
+
+    func write(_ name: String, _ text: String) -> String {
+        let path = dir + "/" + name
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        return path
+    }
+
+    func message(_ body: () throws -> Void) -> String {
+        do { try body(); return "no error" } catch { return "\(error)" }
+    }
+
+    @Test func mmluLayoutWithQuotedFields() throws {
+        let suite = try SuiteLoader.load(TestPaths.fixture("mmlu_tiny"))
+        #expect(suite.subjects.map(\.name) == ["second_subject", "toy_facts"])
+        let items = suite.subjects[1].items
+        #expect(items[0].question == "A question\nover two lines?")
+        #expect(items[0].choices == ["yes", "no", "maybe, \"perhaps\"", "never"] && items[0].answer == 2)
+        #expect(items[1].source.hasSuffix("toy_facts_test.csv:3"), "line numbers count the quoted newline")
+        #expect(suite.examples["toy_facts"]?.count == 2 && suite.examples["second_subject"] == nil)
+    }
+
+    /// The letter prompt follows the MMLU protocol to the character.
+    @Test func letterPromptIsExact() throws {
+        let suite = try SuiteLoader.load(TestPaths.fixture("mmlu_tiny"))
+        let item = suite.subjects[1].items[1]
+        let prompt = MMLUPrompt.prompt(item, examples: suite.examples["toy_facts"]![...])
+        #expect(prompt == """
+            The following are multiple choice questions (with answers) about toy facts.
+
+            What colour is the sky?
+            A. Green
+            B. Blue
+            C. Red
+            D. Black
+            Answer: B
+
+            Which, of these, is a number?
+            A. Seven
+            B. Cat
+            C. Tree, tall
+            D. Sky
+            Answer: A
+
+            Where does Rubok live?
+            A. Velora
+            B. Mirvon
+            C. Tashkel
+            D. Orbana
+            Answer:
+            """)
+    }
+
+    @Test func cmmluHeaderRow() throws {
+        let path = write("cmmlu.csv", ",Question,A,B,C,D,Answer\n0,问题一,甲,乙,丙,丁,C\n1,\"问题,二\",甲,乙,丙,丁,A\n")
+        let suite = try SuiteLoader.load(path)
+        #expect(suite.subjects[0].name == "cmmlu" && suite.subjects[0].items.map(\.answer) == [2, 0])
+        #expect(suite.subjects[0].items[1].question == "问题,二")
+    }
+
+    @Test func jsonlWithLettersIndicesAndSubjects() throws {
+        let path = write("s.jsonl", """
+            {"question": "Q1", "choices": ["a", "b"], "answer": 1, "subject": "x"}
+            {"question": "Q2", "choices": ["a", "b", "c", "d", "e"], "answer": "E"}
+
+            {"question": "Q3", "choices": ["a", "b", "c"], "answer": 0, "subject": "x", "delimiter": ""}
+            """)
+        let suite = try SuiteLoader.load(path)
+        #expect(suite.subjects.map(\.name) == ["s", "x"])
+        #expect(suite.subjects[0].items[0].answer == 4)
+        #expect(suite.subjects[1].items.map(\.answer) == [1, 0] && suite.subjects[1].items[1].delimiter == "")
+    }
+
+    @Test func badAnswerLetter() {
+        let path = write("bad_answer.csv", "Q1,a,b,c,d,A\nQ2,a,b,c,d,E\n")
+        #expect(message { _ = try SuiteLoader.load(path) } == "\(path):2: answer 'E' is not one of A, B, C, D")
+    }
+
+    @Test func wrongColumnCount() {
+        let path = write("columns.csv", "Q1,a,b,c,d,A\nQ2,a,b,c,A\n")
+        #expect(message { _ = try SuiteLoader.load(path) } == "\(path):2: expected 6 columns (question, A, B, C, D, answer), found 5")
+    }
+
+    @Test func emptyFile() {
+        let path = write("empty.csv", "")
+        #expect(message { _ = try SuiteLoader.load(path) } == "\(path): no questions")
+        let jsonl = write("empty.jsonl", "\n\n")
+        #expect(message { _ = try SuiteLoader.load(jsonl) } == "\(jsonl): no questions")
+    }
+
+    @Test func unterminatedQuote() {
+        let path = write("quote.csv", "Q1,a,b,c,d,A\n\"Q2,a,b,c,d,A\n")
+        #expect(message { _ = try SuiteLoader.load(path) } == "\(path):2: unterminated quoted field")
+    }
+
+    @Test func badJSONLAnswers() {
+        let range = write("range.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"], \"answer\": 2}\n")
+        #expect(message { _ = try SuiteLoader.load(range) } == "\(range):1: 'answer' must be an index 0..<2 or a letter A..B")
+        let few = write("few.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\"], \"answer\": 0}\n")
+        #expect(message { _ = try SuiteLoader.load(few) } == "\(few):1: 'choices' must be a list of 2 to 10 strings")
+        let notJSON = write("nj.jsonl", "{\"question\": \"Q\", \"choices\": [\"a\", \"b\"], \"answer\": 0}\n{oops\n")
+        #expect(message { _ = try SuiteLoader.load(notJSON) } == "\(notJSON):2: not a JSON object")
+    }
+
+    @Test func missingSplitNamesTheFolders() {
+        let m = message { _ = try SuiteLoader.load(TestPaths.fixture("mmlu_tiny"), split: "val") }
+        #expect(m.contains("no 'val' split (folders: dev, test)"), "\(m)")
+    }
+
+    @Test(.enabled(if: TestPaths.sharedAvailable, "../shared absent: skipping the MMLU parse test"))
+    func realMMLUParsesInFull() throws {
+        let suite = try SuiteLoader.load(TestPaths.shared + "/data/mmlu", split: "val")
+        #expect(suite.subjects.count == 57)
+        for s in suite.subjects {
+            #expect(!s.items.isEmpty && suite.examples[s.name]?.count == 5, "\(s.name)")
+            #expect(s.items.allSatisfy { $0.choices.count == 4 })
+        }
+        let item = suite.subjects[0].items[0]
+        let prompt = MMLUPrompt.prompt(item, examples: suite.examples[item.subject]![...])
+        #expect(prompt.hasPrefix("The following are multiple choice questions (with answers) about abstract algebra.\n\n"))
+        #expect(prompt.components(separatedBy: "\nAnswer: ").count == 6 && prompt.hasSuffix("\nAnswer:"))
+    }
+}
