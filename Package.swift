@@ -23,6 +23,8 @@ let package = Package(
     targets: [
         // C system libraries.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(
             name: "CSentencePiece",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
@@ -37,7 +39,7 @@ let package = Package(
             dependencies: ["CSentencePiece", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
-        .target(name: "Data", dependencies: ["Tokenizer", "Tensor"], swiftSettings: cpuFlags),
+        .target(name: "Data", dependencies: ["Tokenizer", "Tensor", "CPNG", "CTurboJPEG"], swiftSettings: cpuFlags),
         .target(name: "Model", dependencies: ["Tensor", "SafeTensors"], swiftSettings: cpuFlags),
         .target(
             name: "Train",

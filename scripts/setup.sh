@@ -6,6 +6,8 @@ packages=(
   libopenblas-dev        # cblas_sgemm (OpenBLAS, pthread build)
   libsentencepiece-dev   # tokenizer (libsentencepiece)
   sentencepiece          # spm_train, to train the project's own tokenizers
+  libpng-dev             # PNG decoding
+  libturbojpeg0-dev      # JPEG decoding (TurboJPEG)
   pkg-config
 )
 

@@ -19,7 +19,7 @@ public final class MetricsLog {
             }
             try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path))
         } else if keepThrough == nil || !fm.fileExists(atPath: path) {
-            fm.createFile(atPath: path, contents: nil)
+            guard fm.createFile(atPath: path, contents: nil) else { throw TrainError("\(path): cannot create") }
         }
         guard let h = FileHandle(forWritingAtPath: path) else { throw TrainError("\(path): cannot open for writing") }
         handle = h
