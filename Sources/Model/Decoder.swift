@@ -201,6 +201,6 @@ public final class Decoder: @unchecked Sendable {
             RMSNorm.backward(dx: d.dres, dw: g(s.inputNorm), dy: d.dln, x: x, w: w(s.inputNorm), rstd: a.rstd1)
         }
         // embeddings = embed_tokens[tokens]
-        if let ge = g(embedSlot) { Embedding.backward(dtable: ge, dout: d.dres, ids: acts.tokens) }
+        if let ge = g(embedSlot) { Embedding.backward(dtable: ge, dout: d.dres, ids: acts.tokens, skip: acts.replacedRows) }
     }
 }

@@ -64,6 +64,9 @@ public final class DecoderActivations: @unchecked Sendable {
     public let targets: UnsafeMutablePointer<Int32>
     /// Key padding mask (B·T), 1 = a real token.
     public let attentionMask: UnsafeMutablePointer<Int32>
+    /// Rows (B·T) whose embedding was replaced after the lookup (image tokens): 1 = replaced, so the
+    /// embedding table gets no gradient from them.
+    public let replacedRows: UnsafeMutablePointer<UInt8>
 
     /// (B, T, C) input embeddings: written by `embed`; a caller may overwrite rows (image slots) before `forwardLayers`.
     public let embeddings: Tensor
@@ -92,9 +95,11 @@ public final class DecoderActivations: @unchecked Sendable {
         tokens = .allocate(capacity: N); tokens.initialize(repeating: 0, count: N)
         targets = .allocate(capacity: N); targets.initialize(repeating: -100, count: N)
         attentionMask = .allocate(capacity: N); attentionMask.initialize(repeating: 1, count: N)
+        replacedRows = .allocate(capacity: N); replacedRows.initialize(repeating: 0, count: N)
     }
 
     deinit {
+        replacedRows.deallocate()
         tokens.deallocate()
         targets.deallocate()
         attentionMask.deallocate()

@@ -11,10 +11,11 @@ public enum Embedding {
         }
     }
 
-    /// Adds into dtable:  dtable[ids[n]] += dout[n].
-    public static func backward(dtable: Tensor, dout: Tensor, ids: UnsafePointer<Int32>) {
+    /// Adds into dtable:  dtable[ids[n]] += dout[n], except rows with `skip[n]` ≠ 0 (rows whose
+    /// embedding was replaced after the lookup, such as image tokens).
+    public static func backward(dtable: Tensor, dout: Tensor, ids: UnsafePointer<Int32>, skip: UnsafePointer<UInt8>? = nil) {
         let C = dtable.lastDimension, N = dout.rowCount
-        for n in 0..<N {
+        for n in 0..<N where skip.map({ $0[n] == 0 }) ?? true {
             let d = dtable.data + Int(ids[n]) * C, g = dout.data + n * C
             for i in 0..<C { d[i] += g[i] }
         }

@@ -1,0 +1,84 @@
+import Foundation
+
+/// A CLIP/SigLIP-style vision transformer, as a Hugging Face `vision_config` describes it
+/// (`CLIPVisionConfig` / `SiglipVisionConfig` keys).
+public struct VisionConfig: Codable, Sendable, Equatable {
+    /// `clip_vision_model` (class token, pre-LayerNorm) or `siglip_vision_model` (neither; patch bias).
+    public var modelType: String
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var imageSize: Int
+    public var patchSize: Int
+    public var numChannels: Int
+    public var layerNormEps: Float
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case modelType = "model_type", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
+        case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads", imageSize = "image_size"
+        case patchSize = "patch_size", numChannels = "num_channels", layerNormEps = "layer_norm_eps", hiddenAct = "hidden_act"
+    }
+
+    public init(modelType: String = "clip_vision_model", hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
+                numAttentionHeads: Int, imageSize: Int, patchSize: Int, numChannels: Int = 3, layerNormEps: Float = 1e-5) {
+        self.modelType = modelType
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.imageSize = imageSize
+        self.patchSize = patchSize
+        self.numChannels = numChannels
+        self.layerNormEps = layerNormEps
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "clip_vision_model"
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
+        numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
+        numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
+        imageSize = try c.decode(Int.self, forKey: .imageSize)
+        patchSize = try c.decode(Int.self, forKey: .patchSize)
+        numChannels = try c.decodeIfPresent(Int.self, forKey: .numChannels) ?? 3
+        layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? (modelType.hasPrefix("siglip") ? 1e-6 : 1e-5)
+    }
+
+    public func encode(to encoder: any Swift.Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(modelType, forKey: .modelType)
+        try c.encode(hiddenSize, forKey: .hiddenSize)
+        try c.encode(intermediateSize, forKey: .intermediateSize)
+        try c.encode(numHiddenLayers, forKey: .numHiddenLayers)
+        try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
+        try c.encode(imageSize, forKey: .imageSize)
+        try c.encode(patchSize, forKey: .patchSize)
+        try c.encode(numChannels, forKey: .numChannels)
+        try c.encode(layerNormEps, forKey: .layerNormEps)
+        try c.encode("gelu_pytorch_tanh", forKey: .hiddenAct)
+    }
+
+    /// CLIP: a class token, LayerNorm before the blocks, no patch-embedding bias. SigLIP: none of these.
+    public var hasClassToken: Bool { !modelType.hasPrefix("siglip") }
+    public var patchesPerSide: Int { imageSize / patchSize }
+    public var patchCount: Int { patchesPerSide * patchesPerSide }
+    /// Tokens per image entering the blocks (patches, plus the class token).
+    public var positions: Int { patchCount + (hasClassToken ? 1 : 0) }
+    public var headSize: Int { hiddenSize / numAttentionHeads }
+
+    public func validate(file: String) throws {
+        func fail(_ why: String) -> ModelError { ModelError("\(file): vision_config: \(why)") }
+        for (key, v) in [("hidden_size", hiddenSize), ("intermediate_size", intermediateSize), ("num_hidden_layers", numHiddenLayers),
+                         ("num_attention_heads", numAttentionHeads), ("image_size", imageSize), ("patch_size", patchSize)] where v <= 0 {
+            throw fail("'\(key)' must be positive, got \(v)")
+        }
+        guard ["clip_vision_model", "siglip_vision_model"].contains(modelType) else {
+            throw fail("'model_type' \"\(modelType)\" is not clip_vision_model or siglip_vision_model")
+        }
+        guard imageSize % patchSize == 0 else { throw fail("'image_size' \(imageSize) is not a multiple of 'patch_size' \(patchSize)") }
+        guard hiddenSize % numAttentionHeads == 0 else { throw fail("'hidden_size' is not divisible by 'num_attention_heads'") }
+        guard numChannels == 3 else { throw fail("'num_channels' must be 3 (RGB)") }
+    }
+}
