@@ -12,7 +12,23 @@ public enum Bench {
         public var batch = 8
         public var sequence = 256
         public var steps = 3
+        /// The vision tower of the multimodal step (nil: skip it): ViT-style, 224 px, patch 16.
+        public var vision: VisionConfig? = VisionConfig(hiddenSize: 192, intermediateSize: 768, numHiddenLayers: 6,
+                                                        numAttentionHeads: 3, imageSize: 224, patchSize: 16)
         public init() {}
+    }
+
+    /// The multimodal training step: images through the tower and projector into the decoder.
+    public struct MultimodalReport: Codable, Sendable {
+        public let visionParameters: Int
+        public let imagesPerStep: Int
+        public let imageTokens: Int
+        public let stepSeconds: Double
+        public let tokensPerSecond: Double
+        public let imagesPerSecond: Double
+        public let flopsPerStep: Double
+        public let achievedGFLOPS: Double
+        public let ratioToSgemm: Double
     }
 
     public struct GEMMResult: Codable, Sendable {
@@ -36,6 +52,7 @@ public enum Bench {
         public let analyticBytes: Int
         public let memoryRatio: Double
         public let losses: [Float]
+        public let multimodal: MultimodalReport?
     }
 
     public static func run(_ o: Options, log: (String) -> Void) -> Report {
@@ -99,10 +116,69 @@ public enum Bench {
         log(String(format: "  memory: peak RSS %.0f MiB, analytic %.0f MiB (params+grads %.0f, AdamW %.0f, activations %.0f) = %.2fx",
                    Double(rss) / 1048576, Double(analytic) / 1048576, Double(2 * paramBytes) / 1048576,
                    Double(optimizer.state.bytes) / 1048576, Double(acts.arena.bytes) / 1048576, Double(rss) / Double(analytic)))
+        let multimodal = o.vision.map { multimodalStep(o, vision: $0, peak: peak, log: log) }
         return Report(gemm: results, sgemmPeakGFLOPS: peak, parameters: decoder.parameters.count, tokensPerStep: N,
                       stepSeconds: seconds, tokensPerSecond: Double(N) / seconds, flopsPerStep: flops, achievedGFLOPS: achieved,
                       ratioToSgemm: achieved / peak, peakResidentBytes: rss, analyticBytes: analytic,
-                      memoryRatio: Double(rss) / Double(analytic), losses: losses)
+                      memoryRatio: Double(rss) / Double(analytic), losses: losses, multimodal: multimodal)
+    }
+
+    /// One image per sequence, its visual tokens first, then text; everything trains.
+    static func multimodalStep(_ o: Options, vision v: VisionConfig, peak: Double, log: (String) -> Void) -> MultimodalReport {
+        let c = o.config, B = o.batch, T = o.sequence
+        let imageToken = Int32(c.vocabSize - 1)
+        let model = MultimodalModel(config: MultimodalConfig(textConfig: c, visionConfig: v, imageTokenIndex: Int(imageToken)))
+        let F = model.imageTokens
+        log("multimodal step: ViT \(v.imageSize) px, patch \(v.patchSize), width \(v.hiddenSize), \(v.numHiddenLayers) layers (\(model.encoder.blockCount) run) "
+            + "-> mlp2x_gelu -> the decoder above; \(B) images x \(F) visual tokens in sequences of \(T)")
+        guard F < T else {
+            log("  skipped: \(F) visual tokens do not fit sequences of \(T)")
+            return MultimodalReport(visionParameters: 0, imagesPerStep: 0, imageTokens: F, stepSeconds: 0, tokensPerSecond: 0,
+                                    imagesPerSecond: 0, flopsPerStep: 0, achievedGFLOPS: 0, ratioToSgemm: 0)
+        }
+        model.decoder.initialize(seed: 1)
+        model.encoder.initialize(seed: 2)
+        model.projector.initialize(seed: 3)
+        model.setTrainable(matching: ["*"])
+        let optimizer = AdamW(parameterSets: model.parameterSets, config: AdamWConfig())
+        let acts = model.makeActivations(batch: B, sequence: T)
+        var rng = SeededGenerator(seed: 4)
+        var tokens = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(c.vocabSize - 1)) }
+        for b in 0..<B { for f in 0..<F { tokens[b * T + 1 + f] = imageToken } }
+        let targets = (0..<(B * T)).map { i in i % T == T - 1 || tokens[i + 1] == imageToken ? Int32(-100) : tokens[i + 1] }
+        acts.text.setBatch(tokens: tokens, targets: targets)
+        for i in 0..<acts.vision.pixels.count { acts.vision.pixels[i] = 2 * rng.uniform() - 1 }
+        acts.resetImages()
+        for b in 0..<B { acts.assignImage(b, toSequence: b, imageToken: imageToken, visualTokens: F) }
+        acts.imageCount = B
+        func step() {
+            for p in model.parameterSets { p.zeroGradients() }
+            model.forward(acts)
+            _ = model.decoder.loss(acts.text)
+            model.backward(acts)
+            GradientClipping.clip(model.parameterSets, maxNorm: 1)
+            optimizer.update(lr: 1e-4)
+        }
+        step()
+        let start = Date()
+        for _ in 0..<o.steps { step() }
+        let seconds = Date().timeIntervalSince(start) / Double(o.steps)
+        // Decoder as in the text step; the tower's blocks that run and the projector at 6 FLOPs per
+        // parameter per token (the patch embedding at 4: no gradient to the pixels) plus attention.
+        let decoderP = model.decoder.parameters.table.filter { $0.shape.count == 2 && $0.name != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.count }
+        let blockP = 4 * v.hiddenSize * v.hiddenSize + 2 * v.hiddenSize * v.intermediateSize
+        let imageRows = Double(B * v.positions), runs = Double(model.encoder.blockCount)
+        let patchP = Double(v.hiddenSize * 3 * v.patchSize * v.patchSize)
+        let projP = Double(model.projector.parameters.table.filter { $0.shape.count == 2 }.reduce(0) { $0 + $1.count })
+        var flops = Double(B * T) * (6 * Double(decoderP) + 12 * Double(c.numHiddenLayers * c.hiddenSize * T))
+        flops += imageRows * (6 * runs * Double(blockP) + 12 * runs * Double(v.hiddenSize * v.positions)) + Double(B * v.patchCount) * 4 * patchP
+        flops += Double(B * F) * 6 * projP
+        let achieved = flops / seconds / 1e9
+        log(String(format: "  %.2f s/step, %.0f tokens/s, %.1f images/s, %.1f GFLOPS achieved = %.2f of the sgemm peak",
+                   seconds, Double(B * T) / seconds, Double(B) / seconds, achieved, achieved / peak))
+        return MultimodalReport(visionParameters: model.encoder.parameters.count + model.projector.parameters.count, imagesPerStep: B,
+                                imageTokens: F, stepSeconds: seconds, tokensPerSecond: Double(B * T) / seconds,
+                                imagesPerSecond: Double(B) / seconds, flopsPerStep: flops, achievedGFLOPS: achieved, ratioToSgemm: achieved / peak)
     }
 
     /// GFLOPS of c = op(a)·op(b) for (m, n, k), repeated for about 0.3 s after a warm-up call.

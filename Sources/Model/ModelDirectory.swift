@@ -7,14 +7,24 @@ public enum ModelDirectory {
     public static let weightsFile = "model.safetensors"
     public static let tokenizerFile = "tokenizer.model"
 
-    /// Loads the decoder in `path`; a missing file, a bad config or a weight whose shape
-    /// differs from the config is an error naming the file and the field or tensor.
+    /// Loads the decoder in `path` (of a multimodal checkpoint: its language model alone, for
+    /// text-only evaluation); a missing file, a bad config or a weight whose shape differs from
+    /// the config is an error naming the file and the field or tensor.
     public static func loadDecoder(_ path: String) throws -> Decoder {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError("\(path): model directory not found")
         }
-        let config = try DecoderConfig.load(path: path + "/" + configFile)
+        let config: DecoderConfig
+        if MultimodalModel.isMultimodal(directory: path) {
+            let file = path + "/" + configFile
+            do {
+                config = try JSONDecoder().decode(MultimodalConfig.self, from: Data(contentsOf: URL(fileURLWithPath: file))).textConfig
+            } catch { throw ModelError("\(file): not a multimodal config (\(error))") }
+            try config.validate(file: file + " (text_config)")
+        } else {
+            config = try DecoderConfig.load(path: path + "/" + configFile)
+        }
         let decoder = Decoder(config: config)
         let weights = try SafeTensorsFile(path: path + "/" + weightsFile)
         try decoder.parameters.load(from: weights)

@@ -22,30 +22,34 @@ public struct AdamWConfig: Codable, Sendable, Equatable {
     }
 }
 
-/// AdamW (Loshchilov & Hutter) over the trainable tensors of a `Parameters`, with its two
-/// moments in one optimizer-state arena (frozen tensors get none). Per element, at step t:
+/// AdamW (Loshchilov & Hutter) over the trainable tensors of one or more `Parameters` tables,
+/// with its two moments in one optimizer-state arena (frozen tensors get none). Per element, at step t:
 ///
 ///   p ← p − lr·λ·p  (matrices only)
 ///   m ← β₁m + (1−β₁)g,   v ← β₂v + (1−β₂)g²
 ///   p ← p − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
 public final class AdamW: @unchecked Sendable {
     public let config: AdamWConfig
-    public let parameters: Parameters
+    public let parameterSets: [Parameters]
     /// Steps taken so far (t of the last update).
     public private(set) var step = 0
     public let state: Arena
-    /// Trainable tensor indices and their first and second moments.
-    let slots: [(index: Int, m: Tensor, v: Tensor)]
+    /// Trainable tensors (table, index) and their first and second moments.
+    let slots: [(set: Parameters, index: Int, m: Tensor, v: Tensor)]
 
-    public init(parameters: Parameters, config: AdamWConfig) {
-        self.parameters = parameters
+    public convenience init(parameters: Parameters, config: AdamWConfig) {
+        self.init(parameterSets: [parameters], config: config)
+    }
+
+    public init(parameterSets: [Parameters], config: AdamWConfig) {
+        self.parameterSets = parameterSets
         self.config = config
-        let trainable = parameters.trainableIndices
+        let trainable = parameterSets.flatMap { p in p.trainableIndices.map { (p, $0) } }
         let (arena, moments): (Arena, [(Tensor, Tensor)]) = Arena.build { allocate in
-            trainable.map { i in (allocate(parameters.table[i].shape), allocate(parameters.table[i].shape)) }
+            trainable.map { p, i in (allocate(p.table[i].shape), allocate(p.table[i].shape)) }
         }
         state = arena
-        slots = zip(trainable, moments).map { ($0, $1.0, $1.1) }
+        slots = zip(trainable, moments).map { ($0.0, $0.1, $1.0, $1.1) }
     }
 
     /// One update with learning rate `lr` from the gradients now in `parameters`.
@@ -55,9 +59,9 @@ public final class AdamW: @unchecked Sendable {
         let b1 = c.beta1, b2 = c.beta2, eps = c.eps
         let correction1 = 1 - powf(b1, Float(step)), correction2 = 1 - powf(b2, Float(step))
         for slot in slots {
-            let p = parameters.value(at: slot.index), g = parameters.gradient(at: slot.index)!
+            let p = slot.set.value(at: slot.index), g = slot.set.gradient(at: slot.index)!
             let m = slot.m, v = slot.v
-            let decay = parameters.table[slot.index].decays ? 1 - lr * c.weightDecay : 1
+            let decay = slot.set.table[slot.index].decays ? 1 - lr * c.weightDecay : 1
             Parallel.forEach(p.count, costPerItem: 8) { range in
                 for i in range {
                     let gi = g.data[i]
@@ -74,7 +78,7 @@ public final class AdamW: @unchecked Sendable {
     /// Named state tensors for a checkpoint (`exp_avg.<name>`, `exp_avg_sq.<name>`).
     public var namedState: [(name: String, tensor: Tensor)] {
         slots.flatMap { s in
-            let name = parameters.table[s.index].name
+            let name = s.set.table[s.index].name
             return [("exp_avg." + name, s.m), ("exp_avg_sq." + name, s.v)]
         }
     }

@@ -3,21 +3,26 @@ import Tensor
 
 /// Global gradient-norm clipping over every trainable tensor.
 public enum GradientClipping {
-    /// The global L2 norm of the gradients.
-    public static func norm(_ parameters: Parameters) -> Float {
+    /// The global L2 norm of the gradients of every table.
+    public static func norm(_ sets: [Parameters]) -> Float {
         var sum: Double = 0
-        for i in parameters.trainableIndices { sum += Elementwise.sumOfSquares(parameters.gradient(at: i)!) }
+        for p in sets { for i in p.trainableIndices { sum += Elementwise.sumOfSquares(p.gradient(at: i)!) } }
         return Float(sum.squareRoot())
     }
 
-    /// Scales all gradients by maxNorm / norm when the norm exceeds `maxNorm`; returns the norm before clipping.
+    public static func norm(_ parameters: Parameters) -> Float { norm([parameters]) }
+
+    /// Scales all gradients by maxNorm / norm when the global norm exceeds `maxNorm`; returns the norm before clipping.
     @discardableResult
-    public static func clip(_ parameters: Parameters, maxNorm: Float) -> Float {
-        let n = norm(parameters)
+    public static func clip(_ sets: [Parameters], maxNorm: Float) -> Float {
+        let n = norm(sets)
         if maxNorm > 0, n > maxNorm, n.isFinite {
             let s = maxNorm / (n + 1e-6)
-            for i in parameters.trainableIndices { Elementwise.scale(parameters.gradient(at: i)!, by: s) }
+            for p in sets { for i in p.trainableIndices { Elementwise.scale(p.gradient(at: i)!, by: s) } }
         }
         return n
     }
+
+    @discardableResult
+    public static func clip(_ parameters: Parameters, maxNorm: Float) -> Float { clip([parameters], maxNorm: maxNorm) }
 }

@@ -18,6 +18,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Sequences per batch.") var batch = 8
     @Option(help: "Tokens per sequence.") var sequence = 256
     @Option(help: "Timed training steps (after one warm-up step).") var steps = 3
+    @Flag(name: .customLong("skip-multimodal"), help: "Skip the multimodal step (ViT 224 px, patch 16, width 192, 6 layers).") var skipMultimodal = false
     @Option(help: "Also write the report as JSON to this file.") var json: String?
 
     func run() throws {
@@ -27,6 +28,7 @@ struct BenchCommand: ParsableCommand {
         o.batch = batch
         o.sequence = sequence
         o.steps = steps
+        if skipMultimodal { o.vision = nil }
         try runReportingErrors {
             try o.config.validate(file: "bench options")
             let report = Bench.run(o) { print($0); flushOutput() }

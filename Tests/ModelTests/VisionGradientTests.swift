@@ -96,6 +96,7 @@ struct VisionGradientTests {
         let tokens: [Int32] = [1, 9, 9, 9, 9, 3, 4, 5, 1, 2, 9, 9, 9, 9, 6, 7]
         let targets: [Int32] = [-100, -100, -100, -100, 3, 4, 5, 2, 2, -100, -100, -100, -100, 6, 7, 2]
         let positions = tokens.indices.filter { tokens[$0] == image }
+        let rows = positions.enumerated().map { (from: $0.offset, to: $0.element) }
         let acts = DecoderActivations(config: decoderConfig, batch: B, sequence: T)
         acts.setBatch(tokens: tokens, targets: targets)
         for p in positions { acts.replacedRows[p] = 1 }
@@ -111,13 +112,13 @@ struct VisionGradientTests {
             encoder.forward(vision)
             projector.forward(features, projected)
             decoder.embed(acts)
-            ImageSplice.forward(embeddings: acts.embeddings.reshaped([B * T, decoderConfig.hiddenSize]), visual: projected.output, positions: positions)
+            ImageSplice.forward(embeddings: acts.embeddings.reshaped([B * T, decoderConfig.hiddenSize]), visual: projected.output, rows: rows)
             decoder.forwardLayers(acts)
             return Double(decoder.loss(acts).loss)
         }
         _ = forward()
         decoder.backward(acts)
-        ImageSplice.backward(dvisual: dvisual, dembeddings: acts.inputGradient.reshaped([B * T, decoderConfig.hiddenSize]), positions: positions)
+        ImageSplice.backward(dvisual: dvisual, dembeddings: acts.inputGradient.reshaped([B * T, decoderConfig.hiddenSize]), rows: rows)
         projector.backward(dy: dvisual, x: features, dx: vision.featuresGradient.reshaped([B * F, Self.clip.hiddenSize]), projected)
         encoder.backward(vision)
 
