@@ -101,3 +101,20 @@ public enum ImageDecoder {
         return RGBImage(width: Int(w), height: Int(h), pixels: rgb)
     }
 }
+
+/// Writes 8-bit RGB PNGs through libpng's simplified API.
+public enum ImageEncoder {
+    public static func writePNG(_ image: RGBImage, to path: String) throws {
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        png.width = UInt32(image.width)
+        png.height = UInt32(image.height)
+        png.format = UInt32(PNG_FORMAT_FLAG_COLOR)  // PNG_FORMAT_RGB
+        let ok = image.pixels.withUnsafeBytes { png_image_write_to_file(&png, path, 0, $0.baseAddress, Int32(image.width * 3), nil) }
+        guard ok != 0 else {
+            let message = withUnsafeBytes(of: png.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            png_image_free(&png)
+            throw DataError("\(path): cannot write PNG (\(message))")
+        }
+    }
+}

@@ -5,7 +5,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Generate the project's own data.",
-        subcommands: [ToyWorldCommand.self, KnowledgeSuiteCommand.self]
+        subcommands: [ToyWorldCommand.self, KnowledgeSuiteCommand.self, ToyScenesCommand.self, SceneSuiteCommand.self]
     )
 
     struct ToyWorldCommand: ParsableCommand {
@@ -44,6 +44,44 @@ struct DataCommand: ParsableCommand {
             try runReportingErrors {
                 try ToyWorld(seed: seed, entities: entities).writeKnowledgeSuites(to: out)
                 print("wrote \(out): \(ToyWorld.languages.map { "\($0).jsonl" }.joined(separator: " ")), \(entities * ToyWorld.Attribute.allCases.count) items each")
+            }
+        }
+    }
+
+    struct ToyScenesCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "toy-scenes",
+            abstract: "Draw the toy world's pictures: shapes of one kind and colour in a quadrant, 64x64 PNG.",
+            discussion: "Writes images/scene_NNNN.png, captions.json (LLaVA JSON, <image> then a caption, for align stages) and conversations.json (a question per category per scene: color, shape, count, position; the language cycles over en, zh, pt, ar, tr, ru). Deterministic for a seed."
+        )
+
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Scene seed.") var seed: UInt64 = 11
+        @Option(help: "Number of scenes.") var count = 480
+
+        func run() throws {
+            try runReportingErrors {
+                try ToyScenes(seed: seed, count: count).write(to: out)
+                print("wrote \(out): \(count) scenes")
+            }
+        }
+    }
+
+    struct SceneSuiteCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "scene-suite",
+            abstract: "Write the multimodal multiple-choice suite: per language, four questions on each of its own scenes.",
+            discussion: "Its scenes come from their own seed, so none is a training image. Score with: mllm-cl eval --model DIR --suite DIR/en.jsonl"
+        )
+
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Scene seed (differs from the training scenes').") var seed: UInt64 = 1011
+        @Option(help: "Number of scenes.") var count = 48
+
+        func run() throws {
+            try runReportingErrors {
+                try ToyScenes(seed: seed, count: count).writeSuite(to: out, range: 0..<count)
+                print("wrote \(out): \(count) scenes x 4 questions per language")
             }
         }
     }
