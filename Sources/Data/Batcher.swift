@@ -43,11 +43,12 @@ public final class Batcher: @unchecked Sendable {
     }
 
     /// Fills one batch of `batchSize` sequences of T = `dataset.sequenceLength` tokens:
-    /// inputs, next-token targets (−100 where unsupervised or padding) and the attention mask.
+    /// inputs, next-token targets (−100 where unsupervised or padding), the attention mask and,
+    /// when asked, each sequence's image (an index into `dataset.images`, or −1).
     /// Returns the number of supervised targets.
     @discardableResult
     public func next(tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
-                     attentionMask: UnsafeMutablePointer<Int32>, pad: Int32) -> Int {
+                     attentionMask: UnsafeMutablePointer<Int32>, pad: Int32, images: UnsafeMutablePointer<Int32>? = nil) -> Int {
         let T = dataset.sequenceLength
         var count = 0
         for b in 0..<batchSize {
@@ -60,6 +61,7 @@ public final class Batcher: @unchecked Sendable {
             position.cursor += 1
             let sample = dataset.sources[s][i]
             let n = sample.tokens.count
+            images?[b] = Int32(sample.image ?? -1)
             for t in 0..<T {
                 let row = b * T + t
                 tokens[row] = t < n ? sample.tokens[t] : pad

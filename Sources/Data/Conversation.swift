@@ -14,10 +14,14 @@ public struct Turn: Sendable, Equatable {
 public struct Sample: Sendable, Equatable {
     public var tokens: [Int32]
     public var supervised: [Bool]
-    public init(tokens: [Int32], supervised: [Bool]) {
+    /// Index of the sample's image in its dataset's preprocessed images.
+    public var image: Int?
+
+    public init(tokens: [Int32], supervised: [Bool], image: Int? = nil) {
         precondition(tokens.count == supervised.count)
         self.tokens = tokens
         self.supervised = supervised
+        self.image = image
     }
 }
 

@@ -21,9 +21,11 @@ public struct DataSource: Codable, Sendable, Equatable {
     public var textField: String?
     /// The document separator of a plain-text file.
     public var separator: String?
+    /// The folder LLaVA JSON image paths are relative to (default: the JSON file's folder).
+    public var imageFolder: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case path, format, weight, textField = "text_field", separator
+        case path, format, weight, textField = "text_field", separator, imageFolder = "image_folder"
     }
 
     public init(path: String, format: Format? = nil, weight: Double? = nil) {
@@ -40,10 +42,11 @@ public struct DataSource: Codable, Sendable, Equatable {
     }
 }
 
-/// A document read from a source: free text or a conversation.
+/// A document read from a source: free text or a conversation (with an image path, resolved
+/// and checked to lie inside the image folder).
 public enum Document: Sendable, Equatable {
     case text(String)
-    case conversation(id: String, turns: [Turn])
+    case conversation(id: String, turns: [Turn], image: String?)
 }
 
 /// Reads sources into documents. A malformed line or sample is an error naming the file and
@@ -54,7 +57,8 @@ public struct SourceReader {
 
     public init(skipBad: Bool) { self.skipBad = skipBad }
 
-    public mutating func read(_ source: DataSource, path: String) throws -> [Document] {
+    /// Reads `source` from `path`. Conversations with images are kept only when `allowImages`.
+    public mutating func read(_ source: DataSource, path: String, allowImages: Bool = false) throws -> [Document] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError("\(path): data file not found")
         }
@@ -67,7 +71,9 @@ public struct SourceReader {
                 .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
                 .filter { !$0.isEmpty }
                 .map { .text($0) }
-        case .llava: return try readLLaVA(data, path: path)
+        case .llava:
+            let folder = source.imageFolder ?? (path as NSString).deletingLastPathComponent
+            return try readLLaVA(data, path: path, imageFolder: allowImages ? folder : nil)
         }
     }
 
@@ -94,7 +100,7 @@ public struct SourceReader {
         return docs
     }
 
-    private mutating func readLLaVA(_ data: Data, path: String) throws -> [Document] {
+    private mutating func readLLaVA(_ data: Data, path: String, imageFolder: String?) throws -> [Document] {
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: data)
@@ -106,9 +112,23 @@ public struct SourceReader {
         for (i, object) in list.enumerated() {
             let id = (object["id"] as? String) ?? (object["id"].map { "\($0)" } ?? "#\(i)")
             let name = "\(path): sample \(i) (id \(id))"
-            if object["image"] != nil {
-                try bad("\(name): has an image, but this stage trains on text only")
-                continue
+            var image: String?
+            if let value = object["image"] {
+                guard let folder = imageFolder else {
+                    try bad("\(name): has an image, but this stage trains on text only")
+                    continue
+                }
+                guard let relative = value as? String, !relative.isEmpty else {
+                    try bad("\(name): 'image' must be a path")
+                    continue
+                }
+                let root = URL(fileURLWithPath: folder).standardizedFileURL.path
+                let resolved = URL(fileURLWithPath: relative.hasPrefix("/") ? relative : root + "/" + relative).standardizedFileURL.path
+                guard resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
+                    try bad("\(name): image path '\(relative)' escapes the image folder \(root)")
+                    continue
+                }
+                image = resolved
             }
             guard let turns = object["conversations"] as? [[String: Any]], !turns.isEmpty else {
                 try bad("\(name): missing 'conversations'")
@@ -126,7 +146,7 @@ public struct SourceReader {
                 }
                 parsed.append(Turn(role, value))
             }
-            if ok { docs.append(.conversation(id: id, turns: parsed)) }
+            if ok { docs.append(.conversation(id: id, turns: parsed, image: image)) }
         }
         return docs
     }

@@ -51,7 +51,7 @@ struct DataTests {
         #expect(m.contains("sample 1 (id b)") && m.contains("'from'"), "\(m)")
         var skipping = SourceReader(skipBad: true)
         let docs = try skipping.read(DataSource(path: path), path: path)
-        #expect(docs == [.conversation(id: "a", turns: [Turn(.human, "Hi"), Turn(.gpt, "Hello")])] && skipping.skipped == 2)
+        #expect(docs == [.conversation(id: "a", turns: [Turn(.human, "Hi"), Turn(.gpt, "Hello")], image: nil)] && skipping.skipped == 2)
     }
 
     /// ChatML: the loss covers exactly the assistant's reply and its <|im_end|>.
