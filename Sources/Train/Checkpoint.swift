@@ -57,6 +57,14 @@ public enum Checkpoint {
     public static func save(outputDir: String, decoder: Decoder, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
                             state: TrainerState, recipeYAML: String,
                             failpoint: ((String) throws -> Void)? = nil) throws -> String {
+        try save(outputDir: outputDir, model: .text(decoder), tokenizer: tokenizer, optimizer: optimizer, state: state,
+                 recipeYAML: recipeYAML, failpoint: failpoint)
+    }
+
+    @discardableResult
+    public static func save(outputDir: String, model: TrainedModel, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
+                            state: TrainerState, recipeYAML: String,
+                            failpoint: ((String) throws -> Void)? = nil) throws -> String {
         let root = outputDir + "/checkpoints"
         let name = Self.name(stage: state.stage, step: state.step)
         let final = root + "/" + name
@@ -65,7 +73,7 @@ public enum Checkpoint {
         try? fm.removeItem(atPath: temporary)
         try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
 
-        try ModelDirectory.save(decoder, to: temporary, metadata: ["stage": state.stage, "step": String(state.step)])
+        try model.save(to: temporary, metadata: ["stage": state.stage, "step": String(state.step)])
         try failpoint?("model.safetensors")
         try tokenizer.save(to: temporary + "/tokenizer.model")
         try failpoint?("tokenizer.model")

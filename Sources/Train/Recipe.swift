@@ -88,14 +88,61 @@ public struct ModelSource: Codable, Sendable, Equatable {
     public var architecture: DecoderConfig?
     /// Standard deviation of the initial weights (Hugging Face's name).
     public var initializerRange: Float?
+    /// A vision tower and projector to attach (multimodal stages need them; a multimodal base has them).
+    public var vision: VisionSpec?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case base, architecture, initializerRange = "initializer_range"
+        case base, architecture, initializerRange = "initializer_range", vision
     }
 }
 
-/// What a stage trains on. Later stages kinds (vision, align, instruct) build on `text`.
-public enum StageKind: String, Codable, Sendable, CaseIterable { case text }
+/// The vision side of a LLaVA-style model, initialised from the seed.
+public struct VisionSpec: Codable, Sendable, Equatable {
+    /// Hugging Face `vision_config` keys.
+    public var architecture: VisionConfig
+    public var projectorType: Projector.Kind
+    public var visionFeatureLayer: Int
+    /// `default` (patch tokens) or `full` (class token too).
+    public var visionFeatureSelectStrategy: String
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case architecture, projectorType = "mm_projector_type", visionFeatureLayer = "vision_feature_layer"
+        case visionFeatureSelectStrategy = "vision_feature_select_strategy"
+    }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try c.decode(VisionConfig.self, forKey: .architecture)
+        projectorType = try c.decodeIfPresent(Projector.Kind.self, forKey: .projectorType) ?? .mlp2xGELU
+        visionFeatureLayer = try c.decodeIfPresent(Int.self, forKey: .visionFeatureLayer) ?? -2
+        visionFeatureSelectStrategy = try c.decodeIfPresent(String.self, forKey: .visionFeatureSelectStrategy) ?? "default"
+    }
+}
+
+/// What a stage trains on, and its defaults.
+///
+/// - `text`: text only; the decoder trains (`trainable` matches decoder tensors only).
+/// - `vision`: pretrains the vision tower by captioning (as CapPa): images and captions, the
+///   tower and projector train through the frozen language model; template `plain`.
+/// - `align`: LLaVA stage 1: template `plain`, the projector trains.
+/// - `instruct`: LLaVA stage 2: template `chatml`, the projector and the language model train;
+///   text-only conversations may be mixed in.
+public enum StageKind: String, Codable, Sendable, CaseIterable {
+    case text, vision, align, instruct
+
+    public var isMultimodal: Bool { self != .text }
+
+    public var defaultTemplate: ChatTemplate { self == .vision || self == .align ? .plain : .chatml }
+
+    public var defaultTrainable: [String] {
+        switch self {
+        case .text: ["*"]
+        case .vision: ["vision_tower.*", "multi_modal_projector.*"]
+        case .align: ["multi_modal_projector.*"]
+        case .instruct: ["multi_modal_projector.*", "model.*", "lm_head.*"]
+        }
+    }
+}
 
 /// One training stage.
 public struct Stage: Codable, Sendable, Equatable {
@@ -143,9 +190,9 @@ public struct Stage: Codable, Sendable, Equatable {
         kind = try c.decodeIfPresent(StageKind.self, forKey: .kind) ?? .text
         data = try c.decode([DataSource].self, forKey: .data)
         evalData = try c.decodeIfPresent([DataSource].self, forKey: .evalData) ?? []
-        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? kind.defaultTemplate
         systemPrompt = try c.decodeIfPresent(String.self, forKey: .systemPrompt)
-        trainable = try c.decodeIfPresent([String].self, forKey: .trainable) ?? ["*"]
+        trainable = try c.decodeIfPresent([String].self, forKey: .trainable) ?? kind.defaultTrainable
         learningRate = try c.decode(Float.self, forKey: .learningRate)
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? 0
         adamBeta1 = try c.decodeIfPresent(Float.self, forKey: .adamBeta1) ?? 0.9

@@ -22,7 +22,8 @@ public enum RecipeLoader {
     static let schema: Schema = {
         let source = keys(DataSource.CodingKeys.self)
         return keys(Recipe.CodingKeys.self, [
-            "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self)]),
+            "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self),
+                                                        "vision": keys(VisionSpec.CodingKeys.self, ["architecture": keys(VisionConfig.CodingKeys.self)])]),
             "stages": .list(keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source)])),
             "generate": keys(GenerationSpec.CodingKeys.self),
             "eval": keys(EvalSpec.CodingKeys.self, ["suites": .list(keys(EvalSuiteSpec.CodingKeys.self))]),
@@ -179,6 +180,9 @@ public enum RecipeLoader {
             }
         case (nil, let arch?):
             do { try arch.validate(file: "'model.architecture'") } catch { throw DataError("\(at(["model", "architecture"])): \(error)") }
+        }
+        if let v = r.model.vision {
+            do { try v.architecture.validate(file: "'model.vision'") } catch { throw DataError("\(at(["model", "vision", "architecture"])): \(error)") }
         }
         if r.tokenizer == nil && r.model.base == nil {
             throw DataError("\(file): 'tokenizer' is required when the model is initialised from an architecture")

@@ -57,9 +57,9 @@ public final class Trainer {
         var summary = TrainSummary()
 
         // Where to start: the latest checkpoint (resume) or the recipe's model.
-        var decoder: Decoder, tokenizer: SentencePieceTokenizer, state: TrainerState?
+        var model: TrainedModel, tokenizer: SentencePieceTokenizer, state: TrainerState?
         if options.resume, let dir = try Checkpoint.latest(outputDir: out) {
-            decoder = try ModelDirectory.loadDecoder(dir)
+            model = try TrainedModel.load(dir)
             tokenizer = try SentencePieceTokenizer(path: dir + "/tokenizer.model")
             state = try Checkpoint.readState(dir)
             log("resuming from \(dir) (stage '\(state!.stage)', step \(state!.step)/\(state!.totalSteps))")
@@ -68,9 +68,10 @@ public final class Trainer {
             }
         } else {
             if options.resume { log("no checkpoint in \(out): starting from the beginning") }
-            (decoder, tokenizer) = try initialModel()
+            (model, tokenizer) = try initialModel()
             state = nil
         }
+        let decoder = model.decoder
         let metrics = try MetricsLog(path: out + "/metrics.jsonl", keepThrough: state?.globalStep ?? 0)
         let board = try TensorBoardWriter(directory: out + "/runs")
         let pad = tokenizer.padID ?? tokenizer.eosID ?? 0
@@ -93,28 +94,38 @@ public final class Trainer {
             guard T <= decoder.config.maxPositionEmbeddings else {
                 throw TrainError("stage '\(stage.name)': model_max_length \(T) exceeds the model's max_position_embeddings \(decoder.config.maxPositionEmbeddings)")
             }
-            let trainable = decoder.parameters.setTrainable(matching: stage.trainable)
+            let multimodal = stage.kind.isMultimodal ? model.multimodal : nil
+            if stage.kind.isMultimodal && multimodal == nil {
+                throw TrainError("stage '\(stage.name)' (\(stage.kind.rawValue)) needs a vision tower: add 'model.vision' to the recipe or start from a multimodal base")
+            }
+            let trainable = model.setTrainable(matching: stage.trainable, decoderOnly: !stage.kind.isMultimodal)
             guard !trainable.isEmpty else {
-                throw TrainError("stage '\(stage.name)': 'trainable' \(stage.trainable) matches no parameter (names look like model.layers.0.mlp.up_proj.weight)")
+                throw TrainError("stage '\(stage.name)': 'trainable' \(stage.trainable) matches no parameter (names look like model.layers.0.mlp.up_proj.weight, multi_modal_projector.linear_1.weight, vision_tower.vision_model.*)")
+            }
+            let vision = multimodal.map { m in
+                StageDataset.Vision(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
+                                    imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
             }
             let dataset = try StageDataset(sources: stage.data, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer,
                                            template: stage.template, system: stage.systemPrompt, sequenceLength: T,
-                                           skipBadSamples: stage.skipBadSamples)
+                                           skipBadSamples: stage.skipBadSamples, vision: vision)
             let evalSet = stage.evalData.isEmpty ? nil : try StageDataset(
                 sources: stage.evalData, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer, template: stage.template,
-                system: stage.systemPrompt, sequenceLength: T, skipBadSamples: stage.skipBadSamples)
+                system: stage.systemPrompt, sequenceLength: T, skipBadSamples: stage.skipBadSamples, vision: vision)
             let perEpoch = max(1, dataset.samplesPerEpoch)
             let totalSteps = stage.maxSteps ?? max(1, Int((stage.numTrainEpochs! * Double(perEpoch) / Double(B * accumulation)).rounded(.up)))
             let trainableNames = Set(trainable)
-            let trainableCount = decoder.parameters.table.filter { trainableNames.contains($0.name) }.reduce(0) { $0 + $1.count }
+            let allTensors = model.parameterSets.flatMap(\.table)
+            let trainableCount = allTensors.filter { trainableNames.contains($0.name) }.reduce(0) { $0 + $1.count }
             log("stage '\(stage.name)' (\(stage.kind.rawValue)): \(dataset.sources.map(\.count).reduce(0, +)) samples, \(dataset.totalTokens) tokens"
+                + (dataset.images.isEmpty ? "" : ", \(dataset.images.count) images")
                 + (dataset.skipped > 0 ? ", \(dataset.skipped) bad samples skipped" : "")
                 + (dataset.truncated > 0 ? ", \(dataset.truncated) truncated to \(T + 1) tokens" : "")
                 + "; \(totalSteps) steps of \(B)x\(T)" + (accumulation > 1 ? " x\(accumulation)" : "")
-                + "; \(trainable.count)/\(decoder.parameters.table.count) tensors train (\(trainableCount) of \(decoder.parameters.count) parameters)")
+                + "; \(trainable.count)/\(allTensors.count) tensors train (\(trainableCount) of \(model.parameterCount) parameters)")
 
-            let acts = DecoderActivations(config: decoder.config, batch: B, sequence: T)
-            let optimizer = AdamW(parameters: decoder.parameters, config: stage.adamW)
+            let runner = StepRunner(model: model, multimodal: multimodal, batch: B, sequence: T, pad: pad)
+            let optimizer = AdamW(parameterSets: model.parameterSets, config: stage.adamW)
             var step = 0, position = Batcher.Position()
             if let s = resumeHere, let dir = try Checkpoint.latest(outputDir: out) {
                 try Checkpoint.restore(optimizer, from: dir)
@@ -131,7 +142,7 @@ public final class Trainer {
             func save() throws {
                 let st = TrainerState(stage: stage.name, stageIndex: stageIndex, step: step, totalSteps: totalSteps, globalStep: globalStep,
                                       dataPosition: batcher.position, seed: recipe.seed, loss: lastLoss)
-                let dir = try Checkpoint.save(outputDir: out, decoder: decoder, tokenizer: tokenizer, optimizer: optimizer, state: st,
+                let dir = try Checkpoint.save(outputDir: out, model: model, tokenizer: tokenizer, optimizer: optimizer, state: st,
                                               recipeYAML: recipeYAML, failpoint: options.checkpointFailpoint)
                 try Checkpoint.prune(outputDir: out, keep: recipe.saveTotalLimit)
                 summary.finalCheckpoint = dir
@@ -147,13 +158,12 @@ public final class Trainer {
                 decoder.parameters.zeroGradients()
                 var lossSum: Float = 0
                 for _ in 0..<accumulation {
-                    batcher.next(tokens: acts.tokens, targets: acts.targets, attentionMask: acts.attentionMask, pad: pad)
-                    decoder.forward(acts)
-                    let (loss, count) = decoder.loss(acts)
-                    decoder.backward(acts, lossScale: count > 0 ? 1 / (Float(count) * Float(accumulation)) : 0)
+                    runner.load(batcher)
+                    let (loss, count) = runner.forwardLoss()
+                    runner.backward(lossScale: count > 0 ? 1 / (Float(count) * Float(accumulation)) : 0)
                     lossSum += loss
                 }
-                let gradNorm = GradientClipping.clip(decoder.parameters, maxNorm: stage.maxGradNorm)
+                let gradNorm = GradientClipping.clip(model.parameterSets, maxNorm: stage.maxGradNorm)
                 let lr = schedule.rate(at: step)
                 optimizer.update(lr: lr)
                 step += 1
@@ -174,7 +184,7 @@ public final class Trainer {
 
                 let last = step == totalSteps
                 if let e = evalSet, let every = stage.evalSteps, step % every == 0 || last {
-                    let loss = evaluate(decoder, e, acts: acts, pad: pad)
+                    let loss = evaluate(e, runner)
                     progress.interrupt()
                     log(String(format: "[%@] step %d: eval loss %.4f", stage.name, step, loss))
                     try metrics.write(["stage": stage.name, "step": step, "global_step": globalStep, "eval_loss": Double(loss)])
@@ -194,15 +204,23 @@ public final class Trainer {
         return summary
     }
 
-    /// The decoder and tokenizer the first stage starts from.
-    func initialModel() throws -> (Decoder, SentencePieceTokenizer) {
+    /// The model and tokenizer the first stage starts from: the base checkpoint or a new decoder,
+    /// with a new vision tower and projector attached when `model.vision` asks for them.
+    func initialModel() throws -> (TrainedModel, SentencePieceTokenizer) {
         guard let tokenizerPath = recipe.tokenizer ?? recipe.model.base.map({ $0 + "/tokenizer.model" }) else {
             throw TrainError("the recipe names no tokenizer")
         }
         var tokenizer = try SentencePieceTokenizer(path: tokenizerPath)
         if !recipe.specialTokens.isEmpty { tokenizer = try tokenizer.addingPieces(recipe.specialTokens) }
         var decoder: Decoder
-        if let base = recipe.model.base {
+        if let base = recipe.model.base, MultimodalModel.isMultimodal(directory: base) {
+            let m = try MultimodalModel.load(base)
+            guard tokenizer.vocabularySize <= m.config.textConfig.vocabSize else {
+                throw TrainError("\(base): the tokenizer has \(tokenizer.vocabularySize) pieces but the multimodal model \(m.config.textConfig.vocabSize) rows")
+            }
+            log("model: \(base) (multimodal, \(m.parameterCount) parameters)")
+            return (.multimodal(m), tokenizer)
+        } else if let base = recipe.model.base {
             decoder = try ModelDirectory.loadDecoder(base)
             log("model: \(base) (\(decoder.parameters.count) parameters)")
         } else {
@@ -218,18 +236,32 @@ public final class Trainer {
             log("vocabulary: \(decoder.config.vocabSize) -> \(tokenizer.vocabularySize) rows (new rows start at the mean embedding)")
             decoder = decoder.resizingVocabulary(to: tokenizer.vocabularySize)
         }
-        return (decoder, tokenizer)
+        guard let v = recipe.model.vision else { return (.text(decoder), tokenizer) }
+        guard let imageToken = tokenizer.id(of: SpecialTokens.image) else {
+            throw TrainError("\(tokenizerPath): the tokenizer has no '\(SpecialTokens.image)' piece; add it with special_tokens")
+        }
+        let config = MultimodalConfig(textConfig: decoder.config, visionConfig: v.architecture, projectorType: v.projectorType,
+                                      visionFeatureLayer: v.visionFeatureLayer, visionFeatureSelectStrategy: v.visionFeatureSelectStrategy,
+                                      imageTokenIndex: Int(imageToken))
+        try config.validate(file: "'model.vision'")
+        let m = MultimodalModel(config: config)
+        m.decoder.parameters.values.all.copy(from: decoder.parameters.values.all)
+        m.encoder.initialize(seed: recipe.seed &+ 1, std: recipe.model.initializerRange ?? 0.02)
+        m.projector.initialize(seed: recipe.seed &+ 2, std: recipe.model.initializerRange ?? 0.02)
+        log("vision: new \(v.architecture.modelType) tower, \(v.architecture.imageSize) px, patch \(v.architecture.patchSize), width \(v.architecture.hiddenSize), "
+            + "\(v.architecture.numHiddenLayers) layers; \(v.projectorType.rawValue) projector; \(m.imageTokens) visual tokens per image "
+            + "(\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
+        return (.multimodal(m), tokenizer)
     }
 
-    /// Mean loss over every sample of `dataset`, in order, batched like training.
-    func evaluate(_ decoder: Decoder, _ dataset: StageDataset, acts: DecoderActivations, pad: Int32) -> Float {
-        let evalBatcher = Batcher(dataset: dataset, batchSize: acts.batch, seed: 0)
-        let batches = max(1, (dataset.samplesPerEpoch + acts.batch - 1) / acts.batch)
+    /// Mean loss over every sample of `dataset`, batched like training.
+    func evaluate(_ dataset: StageDataset, _ runner: StepRunner) -> Float {
+        let B = runner.text.batch
+        let evalBatcher = Batcher(dataset: dataset, batchSize: B, seed: 0)
         var sum = 0.0, count = 0
-        for _ in 0..<batches {
-            evalBatcher.next(tokens: acts.tokens, targets: acts.targets, attentionMask: acts.attentionMask, pad: pad)
-            decoder.forward(acts)
-            let (loss, n) = decoder.loss(acts)
+        for _ in 0..<max(1, (dataset.samplesPerEpoch + B - 1) / B) {
+            runner.load(evalBatcher)
+            let (loss, n) = runner.forwardLoss()
             sum += Double(loss) * Double(n)
             count += n
         }
@@ -261,5 +293,51 @@ public final class Trainer {
             log("  \(right)/\(results.count) completions start with the expected answer")
         }
         return results
+    }
+}
+
+/// One batch's forward and backward pass, for the decoder alone (text stages) or the whole
+/// multimodal model (its images copied into the tower's pixels and spliced over `<image>` slots).
+final class StepRunner {
+    let model: TrainedModel
+    let multimodal: MultimodalModel?
+    let pad: Int32
+    /// The decoder's activations (B, T): tokens, targets, mask, logits.
+    let text: DecoderActivations
+    let mm: MultimodalActivations?
+    /// Each sequence's image index in the dataset, or −1.
+    private var images: [Int32]
+
+    init(model: TrainedModel, multimodal: MultimodalModel?, batch B: Int, sequence T: Int, pad: Int32) {
+        self.model = model
+        self.multimodal = multimodal
+        self.pad = pad
+        mm = multimodal?.makeActivations(batch: B, sequence: T)
+        text = mm?.text ?? DecoderActivations(config: model.decoder.config, batch: B, sequence: T)
+        images = Array(repeating: -1, count: B)
+    }
+
+    /// Fills the next batch of `batcher`.
+    func load(_ batcher: Batcher) {
+        images.withUnsafeMutableBufferPointer { images in
+            batcher.next(tokens: text.tokens, targets: text.targets, attentionMask: text.attentionMask, pad: pad, images: images.baseAddress)
+        }
+        guard let mm, let m = multimodal else { return }
+        mm.resetImages()
+        let size = 3 * m.config.visionConfig.imageSize * m.config.visionConfig.imageSize
+        for (b, index) in images.enumerated() where index >= 0 {
+            batcher.dataset.images[Int(index)].withUnsafeBufferPointer { (mm.vision.pixels.data + b * size).update(from: $0.baseAddress!, count: size) }
+            mm.assignImage(b, toSequence: b, imageToken: Int32(m.config.imageTokenIndex), visualTokens: m.imageTokens)
+            mm.imageCount += 1
+        }
+    }
+
+    func forwardLoss() -> (loss: Float, count: Int) {
+        if let mm, let m = multimodal { m.forward(mm) } else { model.decoder.forward(text) }
+        return model.decoder.loss(text)
+    }
+
+    func backward(lossScale: Float) {
+        if let mm, let m = multimodal { m.backward(mm, lossScale: lossScale) } else { model.decoder.backward(text, lossScale: lossScale) }
     }
 }

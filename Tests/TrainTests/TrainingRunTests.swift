@@ -160,4 +160,29 @@ struct TrainingRunTests {
         #expect(md.contains("| en | acc_norm |") && md.contains("| zh | acc |"))
         #expect(try String(contentsOfFile: "\(dir)/report/forgetting.svg", encoding: .utf8).hasPrefix("<svg"))
     }
+
+    /// text → vision → align → instruct: the model gains a tower and projector, each stage trains
+    /// its own groups, checkpoints are multimodal, and resuming inside a multimodal stage continues exactly.
+    @Test func multimodalStagesTrainAndResumeExactly() throws {
+        try ToyScenes(seed: 3, count: 12).write(to: dir + "/scenes")
+        func mm(_ out: String) throws -> Recipe {
+            try RecipeLoader.decode(TinyRecipe.multimodalYAML(directory: dir), file: "mm.yaml", overrides: ["output_dir=\(dir)/\(out)"])
+        }
+        let full = try run(mm("mm-full"))
+        #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
+        let latest = try #require(try Checkpoint.latest(outputDir: "\(dir)/mm-full"))
+        let model = try MultimodalModel.load(latest)
+        #expect(model.imageTokens == 4 && model.config.imageTokenIndex == 512)
+        // The align stage trained the projector only: the tower is as the vision stage left it.
+        let afterVision = try MultimodalModel.load("\(dir)/mm-full/checkpoints/vision-step2")
+        let afterAlign = try MultimodalModel.load("\(dir)/mm-full/checkpoints/align-step2")
+        #expect(afterVision.encoder.parameters.values.all.array == afterAlign.encoder.parameters.values.all.array)
+        #expect(afterVision.projector.parameters.values.all.array != afterAlign.projector.parameters.values.all.array)
+        #expect(afterVision.decoder.parameters.values.all.array == afterAlign.decoder.parameters.values.all.array)
+
+        let first = try run(mm("mm-parts"), stopAfter: 7)
+        #expect(first.losses == Array(full.losses[0..<7]))
+        let rest = try run(mm("mm-parts"), resume: true)
+        #expect(rest.losses == Array(full.losses[6...]), "resumed from instruct-step2")
+    }
 }
