@@ -48,7 +48,7 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         .target(name: "Infer", dependencies: ["Model", "Tensor", "Tokenizer"], swiftSettings: cpuFlags),
-        .target(name: "Eval", dependencies: ["Model", "Tokenizer", "Tensor"], swiftSettings: cpuFlags),
+        .target(name: "Eval", dependencies: ["Model", "Tokenizer", "Tensor", "Data"], swiftSettings: cpuFlags),
         .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
 
         // Gradient checking and fixture paths, for tests only.

@@ -28,16 +28,19 @@ public struct EvalResult: Codable, Sendable, Equatable {
     /// Mean of the per-subject accuracies.
     public var macroAcc: Double
     public var subjects: [String: Score]
+    /// Multimodal suites: accuracy per language.
+    public var languages: [String: Score]?
     public var seconds: Double?
     public var questionsPerSecond: Double?
 
     enum CodingKeys: String, CodingKey {
-        case model, suite, mode, shots, overall, macroAcc = "macro_acc", subjects, seconds
+        case model, suite, mode, shots, overall, macroAcc = "macro_acc", subjects, languages, seconds
         case questionsPerSecond = "questions_per_second"
     }
 
     public init(model: String, suite: String, mode: ScoringMode, shots: Int, overall: Score, macroAcc: Double,
-                subjects: [String: Score], seconds: Double? = nil, questionsPerSecond: Double? = nil) {
+                subjects: [String: Score], languages: [String: Score]? = nil, seconds: Double? = nil, questionsPerSecond: Double? = nil) {
+        self.languages = languages
         self.model = model
         self.suite = suite
         self.mode = mode
@@ -72,6 +75,13 @@ public struct EvalResult: Codable, Sendable, Equatable {
         }
         s += "| **overall** | \(overall.n) | **\(Self.f(overall.acc))** |\(norm ? " **\(Self.f(overall.accNorm ?? 0))** |" : "")\n"
         s += "| macro | \(subjects.count) | \(Self.f(macroAcc)) |\(norm ? " |" : "")\n"
+        if let languages {
+            s += "\n| language | n | acc |\(norm ? " acc_norm |" : "")\n|---|---:|---:|\(norm ? "---:|" : "")\n"
+            for name in languages.keys.sorted() {
+                let v = languages[name]!
+                s += "| \(name) | \(v.n) | \(Self.f(v.acc)) |\(norm ? " \(Self.f(v.accNorm ?? 0)) |" : "")\n"
+            }
+        }
         return s
     }
 

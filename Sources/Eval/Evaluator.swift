@@ -1,5 +1,7 @@
+import Data
 import Foundation
 import Model
+import Tensor
 import Tokenizer
 
 /// Settings of an evaluation run.
@@ -30,16 +32,33 @@ public struct EvalOptions: Sendable {
 /// acc takes the highest Σ log p, acc_norm the highest Σ log p / UTF-8 bytes of the choice.
 /// Letter: context = BOS + tokens(MMLU prompt ending "Answer:"); choices are " A", " B", … taken
 /// the same way; acc takes the most likely. Deterministic: no sampling anywhere.
+///
+/// Items with an image need a multimodal model: the image runs through the vision tower and the
+/// projector once, the question is put in a user turn (`template`) with the image's visual tokens,
+/// and the choices are scored as continuations of the assistant's turn.
 public final class Evaluator {
     public let decoder: Decoder
     public let tokenizer: SentencePieceTokenizer
+    public let multimodal: MultimodalModel?
+    /// How an image question is framed (the template the model was instructed with).
+    public var template: ChatTemplate = .chatml
     let scorer: LogLikelihood
     let bos: [Int32]
+    private lazy var vision = multimodal.map { ($0.encoder.makeActivations(batch: 1), $0.projector.makeActivations(rows: $0.imageTokens)) }
 
     public init(decoder: Decoder, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
         self.decoder = decoder
         self.tokenizer = tokenizer
+        multimodal = nil
         scorer = LogLikelihood(decoder: decoder, truncation: truncation)
+        bos = tokenizer.bosID.map { [$0] } ?? []
+    }
+
+    public init(model: MultimodalModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
+        decoder = model.decoder
+        self.tokenizer = tokenizer
+        multimodal = model
+        scorer = LogLikelihood(decoder: model.decoder, truncation: truncation)
         bos = tokenizer.bosID.map { [$0] } ?? []
     }
 
@@ -62,7 +81,8 @@ public final class Evaluator {
     }
 
     /// Scores one item: whether the choice picked by acc (and by acc_norm) is the answer.
-    public func score(_ item: MultipleChoiceItem, examples: [MultipleChoiceItem], options: EvalOptions) -> (acc: Bool, accNorm: Bool?) {
+    public func score(_ item: MultipleChoiceItem, examples: [MultipleChoiceItem], options: EvalOptions) throws -> (acc: Bool, accNorm: Bool?) {
+        if let image = item.image { return try scoreWithImage(item, image: image, options: options) }
         switch options.mode {
         case .continuation:
             let shots = examples.prefix(options.resolvedShots).map { $0.question + $0.delimiter + $0.choices[$0.answer] + "\n\n" }.joined()
@@ -81,20 +101,68 @@ public final class Evaluator {
         }
     }
 
+    /// An image question: the user turn holds `<image>` and the question (with lettered choices
+    /// in letter mode); the choices continue the assistant's turn directly.
+    func scoreWithImage(_ item: MultipleChoiceItem, image: String, options: EvalOptions) throws -> (acc: Bool, accNorm: Bool?) {
+        let (ll, labels) = try imageLogLikelihoods(item, image: image, mode: options.mode)
+        let normalized = zip(ll, labels).map { $0 / Double(max(1, $1.utf8.count)) }
+        return (Self.argmax(ll) == item.answer, options.mode == .continuation ? Self.argmax(normalized) == item.answer : nil)
+    }
+
+    /// Σ log p(choice | image, question) per choice (per letter in letter mode), and the scored strings.
+    public func imageLogLikelihoods(_ item: MultipleChoiceItem, image: String, mode: ScoringMode) throws -> ([Double], [String]) {
+        guard let m = multimodal, let (acts, projected) = vision else {
+            throw EvalError("\(item.source): an image question needs a multimodal model (config.json with text_config and vision_config)")
+        }
+        let c = m.config
+        let pixels = ImagePreprocessor(size: c.visionConfig.imageSize, mean: c.imageMean, std: c.imageStd)
+        do {
+            let decoded = try ImageDecoder.decode(path: image)
+            pixels.process(decoded, into: acts.pixels.data)
+        } catch {
+            throw EvalError("\(item.source): \(error)")
+        }
+        m.encoder.forward(acts)
+        m.projector.forward(acts.features.reshaped([m.imageTokens, c.visionConfig.hiddenSize]), projected)
+        var question = item.question
+        if mode == .letter {
+            question += "\n" + item.choices.enumerated().map { "\(SuiteLoader.letters[$0.offset]). \($0.element)" }.joined(separator: "\n")
+        }
+        let (text, _) = template.render([Turn(.human, SpecialTokens.image + "\n" + question)])
+        let prompt = template == .chatml ? text + SpecialTokens.turnStart + "assistant\n" : text
+        let promptTokens = tokenizer.encode(prompt)
+        var context = bos, visual: [Int: UnsafePointer<Float>] = [:]
+        for t in promptTokens {
+            guard t == Int32(c.imageTokenIndex) else { context.append(t); continue }
+            for f in 0..<m.imageTokens {
+                visual[context.count] = UnsafePointer(projected.output.data + f * c.textConfig.hiddenSize)
+                context.append(t)
+            }
+        }
+        let labels = mode == .letter ? item.choices.indices.map { SuiteLoader.letters[$0] } : item.choices
+        let conts = labels.map { continuation(of: promptTokens, prompt, $0) }
+        return (scorer.score(context: context, continuations: conts, visual: visual), labels)
+    }
+
     /// Scores a whole suite. `progress(done, total)` is called after each item.
     public func run(_ suite: MultipleChoiceSuite, options: EvalOptions, modelName: String,
-                    progress: (Int, Int) -> Void = { _, _ in }) -> EvalResult {
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> EvalResult {
         let start = Date()
         let plan = suite.subjects.map { ($0.name, Array($0.items.prefix(options.limit ?? .max))) }
         let total = plan.reduce(0) { $0 + $1.1.count }
         var done = 0, subjects: [String: Score] = [:]
         var correct = 0, correctNorm = 0
+        var byLanguage: [String: (n: Int, c: Int, cn: Int)] = [:]
         for (name, items) in plan {
             var c = 0, cn = 0
             for item in items {
-                let (acc, norm) = score(item, examples: suite.examples[name] ?? [], options: options)
+                let (acc, norm) = try score(item, examples: suite.examples[name] ?? [], options: options)
                 c += acc ? 1 : 0
                 cn += norm == true ? 1 : 0
+                if let lang = item.language {
+                    let old = byLanguage[lang] ?? (0, 0, 0)
+                    byLanguage[lang] = (old.n + 1, old.c + (acc ? 1 : 0), old.cn + (norm == true ? 1 : 0))
+                }
                 done += 1
                 progress(done, total)
             }
@@ -108,7 +176,11 @@ public final class Evaluator {
         return EvalResult(model: modelName, suite: suite.name, mode: options.mode, shots: options.resolvedShots,
                           overall: Score(acc: Double(correct) / Double(n), accNorm: options.mode == .continuation ? Double(correctNorm) / Double(n) : nil, n: total),
                           macroAcc: subjects.values.reduce(0) { $0 + $1.acc } / Double(max(subjects.count, 1)),
-                          subjects: subjects, seconds: seconds, questionsPerSecond: Double(total) / max(seconds, 1e-9))
+                          subjects: subjects,
+                          languages: byLanguage.isEmpty ? nil : byLanguage.mapValues { v in
+                              Score(acc: Double(v.c) / Double(v.n), accNorm: options.mode == .continuation ? Double(v.cn) / Double(v.n) : nil, n: v.n)
+                          },
+                          seconds: seconds, questionsPerSecond: Double(total) / max(seconds, 1e-9))
     }
 
     static func argmax(_ x: [Double]) -> Int { x.indices.max { x[$0] < x[$1] || (x[$0] == x[$1] && $0 > $1) }! }

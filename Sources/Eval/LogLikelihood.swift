@@ -31,13 +31,17 @@ public final class LogLikelihood {
 
     /// Σ log p(continuation | context) for each continuation. When context + continuation is
     /// longer than the model's context, `truncation` decides what is dropped.
-    public func score(context: [Int32], continuations fullContinuations: [[Int32]]) -> [Double] {
+    /// `visual` gives the embeddings of context positions holding image tokens (position → C floats);
+    /// left truncation keeps them aligned.
+    public func score(context: [Int32], continuations fullContinuations: [[Int32]], visual: [Int: UnsafePointer<Float>] = [:]) -> [Double] {
         precondition(!context.isEmpty && fullContinuations.allSatisfy { !$0.isEmpty }, "empty context or continuation")
         let ctx: [Int32], continuations: [[Int32]]
+        var dropped = 0
         switch truncation {
         case .left:
             continuations = fullContinuations.map { Array($0.suffix(maxLength - 1)) }
             ctx = Array(context.suffix(max(1, maxLength - continuations.map(\.count).max()!)))
+            dropped = context.count - ctx.count
         case .right:
             let room = maxLength - context.count
             guard room > 0 else { return fullContinuations.map { _ in 0 } }
@@ -51,7 +55,9 @@ public final class LogLikelihood {
         prefix.reset()
         var logits: Tensor?
         for start in stride(from: 0, to: ctx.count, by: Self.chunk) {
-            logits = decoder.forward(newTokens: Array(ctx[start..<min(ctx.count, start + Self.chunk)]), cache: prefix)
+            let end = min(ctx.count, start + Self.chunk)
+            let rows = visual.compactMap { p, v in (start..<end).contains(p - dropped) ? (row: p - dropped - start, vector: v) : nil }
+            logits = decoder.forward(newTokens: Array(ctx[start..<end]), cache: prefix, visual: rows)
         }
         guard let logits else { preconditionFailure("a non-empty context yields logits") }
         let first = Self.logSoftmax(logits.data + (logits.rowCount - 1) * V, V)

@@ -9,14 +9,20 @@ public struct MultipleChoiceItem: Sendable, Equatable {
     public var delimiter: String
     /// Where it came from, for messages (`file:line`).
     public var source: String
+    /// Multimodal items: the image (an absolute path) and the question's language.
+    public var image: String?
+    public var language: String?
 
-    public init(question: String, choices: [String], answer: Int, subject: String, delimiter: String = " ", source: String = "") {
+    public init(question: String, choices: [String], answer: Int, subject: String, delimiter: String = " ", source: String = "",
+                image: String? = nil, language: String? = nil) {
         self.question = question
         self.choices = choices
         self.answer = answer
         self.subject = subject
         self.delimiter = delimiter
         self.source = source
+        self.image = image
+        self.language = language
     }
 }
 
@@ -29,6 +35,8 @@ public struct MultipleChoiceSuite: Sendable {
     public var examples: [String: [MultipleChoiceItem]]
 
     public var itemCount: Int { subjects.reduce(0) { $0 + $1.items.count } }
+    /// Whether any item comes with an image.
+    public var isMultimodal: Bool { subjects.contains { $0.items.contains { $0.image != nil } } }
 }
 
 /// How items are scored (as lm-evaluation-harness does).

@@ -4,7 +4,8 @@ import Foundation
 /// - an MMLU-layout directory: `DIR/dev/{subject}_dev.csv` (few-shot examples) and
 ///   `DIR/{split}/{subject}_{split}.csv` (scored; `{subject}.csv` also works, as CMMLU names them);
 /// - a CSV file (one subject, named after the file);
-/// - a JSONL file: `{"question", "choices": [2…10], "answer": index or letter, "subject"?, "delimiter"?}`.
+/// - a JSONL file: `{"question", "choices": [2…10], "answer": index or letter, "subject"?, "delimiter"?}`,
+///   multimodal with `"image"` (relative to the file's folder), `"language"` and `"category"` (the subject).
 /// CSV rows are `question,A,B,C,D,answer` with no header (MMLU) or after a header row
 /// `,Question,A,B,C,D,Answer` whose first column is an index (CMMLU).
 public enum SuiteLoader {
@@ -87,8 +88,14 @@ public enum SuiteLoader {
             guard let answer else {
                 throw EvalError("\(at): 'answer' must be an index 0..<\(choices.count) or a letter A..\(letters[choices.count - 1])")
             }
-            items.append(MultipleChoiceItem(question: question, choices: choices, answer: answer, subject: (o["subject"] as? String) ?? defaultSubject,
-                                            delimiter: (o["delimiter"] as? String) ?? " ", source: at))
+            var image: String?
+            if let relative = o["image"] {
+                guard let r = relative as? String, !r.isEmpty else { throw EvalError("\(at): 'image' must be a path") }
+                image = r.hasPrefix("/") ? r : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(r)
+            }
+            let subject = (o["subject"] as? String) ?? (o["category"] as? String) ?? defaultSubject
+            items.append(MultipleChoiceItem(question: question, choices: choices, answer: answer, subject: subject,
+                                            delimiter: (o["delimiter"] as? String) ?? " ", source: at, image: image, language: o["language"] as? String))
         }
         return items
     }

@@ -67,8 +67,9 @@ public final class KVCache: @unchecked Sendable {
 extension Decoder {
     /// Runs `newTokens` (B rows of n ≤ chunk tokens each, row-major) at positions
     /// `cache.length ..< cache.length + n`, appending their keys and values to the cache.
+    /// `visual` replaces the embeddings of some of these rows (image tokens).
     /// Returns the logits, (B·n, V) rows, valid until the next call.
-    public func forward(newTokens: [Int32], cache: KVCache) -> Tensor {
+    public func forward(newTokens: [Int32], cache: KVCache, visual: [(row: Int, vector: UnsafePointer<Float>)] = []) -> Tensor {
         let B = cache.batch, n = newTokens.count / B, start = cache.length, c = config
         precondition(newTokens.count == B * n && n >= 1 && n <= cache.chunk, "\(newTokens.count) tokens for a batch of \(B), chunk \(cache.chunk)")
         precondition(start + n <= cache.capacity, "KV cache full: \(start) + \(n) > \(cache.capacity)")
@@ -85,6 +86,7 @@ extension Decoder {
                              act: rows(a.act, I), out: rows(a.out, C))
         let x = w.out  // the residual stream lives in `out`; a block reads it before overwriting it
         Embedding.forward(out: x, ids: cache.tokens, table: parameters.value(at: embedSlot))
+        for (row, vector) in visual { (x.data + row * C).update(from: vector, count: C) }  // image tokens: their visual embeddings
         let shape = AttentionShape(batch: B, queries: n, keys: start + n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
                                    headSize: c.headSize, causal: true, queryOffset: start, keyRowsPerSequence: cache.capacity)
         for l in 0..<c.numHiddenLayers {

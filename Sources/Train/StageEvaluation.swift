@@ -58,7 +58,7 @@ final class StageEvaluation {
         var line: [String] = []
         for (spec, suite) in zip(specs, suites) {
             let evaluator = Evaluator(decoder: decoder, tokenizer: tokenizer)
-            let result = evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit), modelName: point)
+            let result = try evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit), modelName: point)
             try ModelDirectory.writeAtomically(result.json(), to: resultPath(point, spec.name))
             let value = spec.metric == "acc_norm" ? (result.overall.accNorm ?? result.overall.acc) : result.overall.acc
             line.append("\(spec.name) \(String(format: "%.4f", value))")

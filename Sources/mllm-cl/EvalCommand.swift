@@ -19,13 +19,15 @@ struct EvalCommand: ParsableCommand {
             discussion: """
                 Suites: an MMLU-layout directory (dev/{subject}_dev.csv few-shot, {split}/{subject}_{split}.csv scored), \
                 a CSV file (MMLU columns, or CMMLU's header row), or a JSONL file \
-                ({"question", "choices", "answer", "subject"?, "delimiter"?}). \
+                ({"question", "choices", "answer", "subject"?, "delimiter"?}; with "image", "language" and "category" a multimodal suite, \
+                scored with the model's vision tower and accuracy per language). \
                 letter mode: the MMLU k-shot prompt, argmax over " A", " B", ...; \
                 continuation mode: log-likelihood of each choice after the question (acc and acc_norm).
                 """
         )
 
-        @Flag(name: .customLong("text-only"), help: "Score text-only suites (the forgetting check).") var textOnly = false
+        @Flag(name: .customLong("text-only"), help: "Score a text-only suite with the language model alone (of a multimodal checkpoint too): the forgetting check.")
+        var textOnly = false
         @Option(help: "Model directory.") var model: String
         @Option(help: "Suite: an MMLU-layout directory, a CSV or a JSONL file.") var suite: String
         @Option(help: "letter (MMLU) or continuation.") var mode: ScoringMode = .letter
@@ -40,16 +42,20 @@ struct EvalCommand: ParsableCommand {
         func run() throws {
             try runReportingErrors {
                 let loaded = try SuiteLoader.load(suite, split: split)
+                if textOnly && loaded.isMultimodal {
+                    throw ValidationError("\(suite) has image questions: drop --text-only to score them with a multimodal model")
+                }
                 let options = EvalOptions(mode: mode, shots: shots, limit: limit, truncation: truncation)
                 let terminal = isatty(STDERR_FILENO) != 0
                 func evaluate(_ dir: String) throws -> EvalResult {
-                    let decoder = try ModelDirectory.loadDecoder(dir)
                     let tokenizer = try SentencePieceTokenizer(path: dir + "/" + ModelDirectory.tokenizerFile)
-                    let evaluator = Evaluator(decoder: decoder, tokenizer: tokenizer, truncation: options.truncation)
+                    let evaluator = loaded.isMultimodal
+                        ? Evaluator(model: try MultimodalModel.load(dir), tokenizer: tokenizer, truncation: options.truncation)
+                        : Evaluator(decoder: try ModelDirectory.loadDecoder(dir), tokenizer: tokenizer, truncation: options.truncation)
                     print("\(dir): \(loaded.name), \(loaded.subjects.count) subjects, \(mode.rawValue) mode, \(options.resolvedShots) shots")
                     flushOutput()
                     var lastReport = Date.distantPast
-                    let result = evaluator.run(loaded, options: options, modelName: dir) { done, total in
+                    let result = try evaluator.run(loaded, options: options, modelName: dir) { done, total in
                         guard Date().timeIntervalSince(lastReport) > 0.2 || done == total else { return }
                         lastReport = Date()
                         let line = "  \(done)/\(total) questions"

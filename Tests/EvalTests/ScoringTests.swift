@@ -68,14 +68,14 @@ struct ScoringTests {
         d.initialize(seed: 3)
         let suite = try SuiteLoader.load(TestPaths.fixture("mmlu_tiny"))
         let evaluator = Evaluator(decoder: d, tokenizer: tokenizer)
-        let result = evaluator.run(suite, options: EvalOptions(mode: .letter), modelName: "m")
-        #expect(result == Evaluator(decoder: d, tokenizer: tokenizer).run(suite, options: EvalOptions(mode: .letter), modelName: "m")
+        let result = try evaluator.run(suite, options: EvalOptions(mode: .letter), modelName: "m")
+        #expect(try result == Evaluator(decoder: d, tokenizer: tokenizer).run(suite, options: EvalOptions(mode: .letter), modelName: "m")
                 .with(seconds: result.seconds, qps: result.questionsPerSecond))
         let json = try JSONSerialization.jsonObject(with: result.json()) as! [String: Any]
         #expect(Set(json.keys).isSuperset(of: ["model", "suite", "mode", "shots", "overall", "macro_acc", "subjects"]))
         #expect((json["overall"] as! [String: Any])["n"] as? Int == 3 && json["shots"] as? Int == 5)
         #expect((json["overall"] as! [String: Any])["acc_norm"] == nil, "letter mode has no acc_norm")
-        let c = evaluator.run(suite, options: EvalOptions(mode: .continuation), modelName: "m")
+        let c = try evaluator.run(suite, options: EvalOptions(mode: .continuation), modelName: "m")
         #expect(c.overall.accNorm != nil && c.subjects["toy_facts"]?.n == 2)
         #expect(abs(c.macroAcc - (c.subjects["toy_facts"]!.acc + c.subjects["second_subject"]!.acc) / 2) < 1e-12)
     }

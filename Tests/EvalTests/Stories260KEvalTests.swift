@@ -20,12 +20,12 @@ struct Stories260KEvalTests {
         let suite = try SuiteLoader.load(TestPaths.shared + "/data/tinystories/cloze")
         #expect(suite.itemCount == 145)
 
-        let reference = Evaluator(decoder: decoder, tokenizer: tokenizer, truncation: .right)
+        let reference = try Evaluator(decoder: decoder, tokenizer: tokenizer, truncation: .right)
             .run(suite, options: EvalOptions(mode: .continuation, truncation: .right), modelName: out)
         #expect(abs(reference.overall.acc - 0.366) <= 0.02, "acc \(reference.overall.acc)")
         #expect(abs(reference.overall.accNorm! - 0.524) <= 0.02, "acc_norm \(reference.overall.accNorm!)")
 
-        let harness = Evaluator(decoder: decoder, tokenizer: tokenizer).run(suite, options: EvalOptions(mode: .continuation), modelName: out)
+        let harness = try Evaluator(decoder: decoder, tokenizer: tokenizer).run(suite, options: EvalOptions(mode: .continuation), modelName: out)
         #expect(harness.overall.accNorm! > 0.45 && harness.overall.acc > 0.3, "well above chance (0.25)")
     }
 }
