@@ -115,22 +115,21 @@ public struct ToyScenes: Sendable {
     public static func imageName(_ index: Int) -> String { String(format: "images/scene_%04d.png", index) }
 
     /// Writes the PNGs and, in LLaVA JSON with paths relative to `directory`, `captions.json`
-    /// (align: `<image>` then the caption) and `conversations.json` (instruct: one question of
-    /// each category per scene, the language cycling with the scene).
+    /// (align: `<image>` then the caption, in every language) and `conversations.json` (instruct:
+    /// every category's question about every scene, in every language).
     public func write(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         var captions: [[String: Any]] = [], conversations: [[String: Any]] = []
         for i in scenes.indices {
             try ImageEncoder.writePNG(render(i), to: directory + "/" + Self.imageName(i))
-            for (l, lang) in Self.languages.enumerated() where (i + l) % 2 == 0 {
+            for lang in Self.languages {
                 captions.append(["id": "cap-\(i)-\(lang)", "image": Self.imageName(i),
                                  "conversations": [["from": "human", "value": "<image>\n"], ["from": "gpt", "value": Self.caption(scenes[i], lang)]]])
-            }
-            let lang = Self.languages[i % Self.languages.count]
-            for c in Category.allCases {
-                conversations.append(["id": "qa-\(i)-\(c.rawValue)", "image": Self.imageName(i),
-                                      "conversations": [["from": "human", "value": "<image>\n" + Self.question(c, lang)],
-                                                        ["from": "gpt", "value": Self.answer(scenes[i], c, lang)]]])
+                for c in Category.allCases {
+                    conversations.append(["id": "qa-\(i)-\(lang)-\(c.rawValue)", "image": Self.imageName(i),
+                                          "conversations": [["from": "human", "value": "<image>\n" + Self.question(c, lang)],
+                                                            ["from": "gpt", "value": Self.answer(scenes[i], c, lang)]]])
+                }
             }
         }
         let options: JSONSerialization.WritingOptions = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -36,6 +36,8 @@ final class StageEvaluation {
     let outputDir: String
     let points: [String]
     let log: (String) -> Void
+    /// The summary table of the last report (printed at the end of a run).
+    private(set) var table = ""
 
     init(spec: EvalSpec, stages: [String], outputDir: String, log: @escaping (String) -> Void) throws {
         specs = spec.suites
@@ -47,29 +49,31 @@ final class StageEvaluation {
 
     func resultPath(_ point: String, _ suite: String) -> String { "\(outputDir)/eval/\(point)/\(suite).json" }
 
-    /// Whether every suite already has a result for `point` (a resumed run skips it).
+    /// Whether every text-only suite already has a result for `point` (a resumed run skips it).
     func isDone(_ point: String) -> Bool {
-        specs.allSatisfy { FileManager.default.fileExists(atPath: resultPath(point, $0.name)) }
+        zip(specs, suites).allSatisfy { $1.isMultimodal || FileManager.default.fileExists(atPath: resultPath(point, $0.name)) }
     }
 
-    /// Scores every suite with the model as it is now and rewrites the report.
-    func evaluate(_ point: String, decoder: Decoder, tokenizer: SentencePieceTokenizer) throws {
+    /// Scores every suite with the model as it is now and rewrites the report. Image suites
+    /// are scored once the model has a vision tower.
+    func evaluate(_ point: String, model: TrainedModel, tokenizer: SentencePieceTokenizer) throws {
         try FileManager.default.createDirectory(atPath: "\(outputDir)/eval/\(point)", withIntermediateDirectories: true)
         var line: [String] = []
         for (spec, suite) in zip(specs, suites) {
-            let evaluator = Evaluator(decoder: decoder, tokenizer: tokenizer)
+            if suite.isMultimodal && model.multimodal == nil { continue }
+            let evaluator = model.multimodal.map { Evaluator(model: $0, tokenizer: tokenizer) } ?? Evaluator(decoder: model.decoder, tokenizer: tokenizer)
             let result = try evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit), modelName: point)
             try ModelDirectory.writeAtomically(result.json(), to: resultPath(point, spec.name))
             let value = spec.metric == "acc_norm" ? (result.overall.accNorm ?? result.overall.acc) : result.overall.acc
-            line.append("\(spec.name) \(String(format: "%.4f", value))")
+            line.append("\(spec.name) \(spec.metric) \(String(format: "%.4f", value))")
         }
-        log("eval after \(point == Self.initial ? "nothing (initial model)" : "stage '\(point)'"), \(specs.first?.metric ?? "acc"): " + line.joined(separator: ", "))
+        log("eval after \(point == Self.initial ? "nothing (initial model)" : "stage '\(point)'"): " + line.joined(separator: ", "))
         try writeReport()
     }
 
     func writeReport() throws {
         var summary = Summary(points: points, suites: [:])
-        var markdown = "# Forgetting report\n\nText-only accuracy before training (`initial`) and after each stage.\n\n"
+        var markdown = "# Forgetting report\n\nAccuracy before training (`initial`) and after each stage (image suites once the model has a vision tower).\n\n"
         markdown += "| suite | metric | " + points.joined(separator: " | ") + " | Δ last | forgetting |\n"
         markdown += "|---|---|" + points.map { _ in "---:|" }.joined() + "---:|---:|\n"
         var details = ""
@@ -99,7 +103,8 @@ final class StageEvaluation {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try ModelDirectory.writeAtomically(encoder.encode(summary), to: outputDir + "/forgetting.json")
         try ModelDirectory.writeAtomically(Data(markdown.utf8), to: outputDir + "/forgetting.md")
-        let chart = LineChart.svg(title: "Text-only accuracy across stages", xLabels: points,
+        table = markdown.components(separatedBy: "\n\nΔ last:").first ?? markdown
+        let chart = LineChart.svg(title: "Accuracy across stages", xLabels: points,
                                   series: specs.map { ($0.name, summary.suites[$0.name]!.values) })
         try ModelDirectory.writeAtomically(Data(chart.utf8), to: outputDir + "/forgetting.svg")
     }

@@ -79,13 +79,13 @@ public final class Trainer {
         let evaluation = try recipe.eval.map {
             try StageEvaluation(spec: $0, stages: recipe.stages.map(\.name), outputDir: out, log: options.log)
         }
-        if let e = evaluation, state == nil { try e.evaluate(StageEvaluation.initial, decoder: decoder, tokenizer: tokenizer) }
+        if let e = evaluation, state == nil { try e.evaluate(StageEvaluation.initial, model: model, tokenizer: tokenizer) }
 
         for (stageIndex, stage) in recipe.stages.enumerated() {
             if let s = state, stageIndex < s.stageIndex || (stageIndex == s.stageIndex && s.stageComplete) {
                 // A run stopped between a stage's last checkpoint and its evaluation: the weights are that checkpoint's.
                 if let e = evaluation, stageIndex == s.stageIndex, !e.isDone(stage.name) {
-                    try e.evaluate(stage.name, decoder: decoder, tokenizer: tokenizer)
+                    try e.evaluate(stage.name, model: model, tokenizer: tokenizer)
                 }
                 continue
             }
@@ -193,13 +193,14 @@ public final class Trainer {
                 if last || (stage.saveSteps.map { step % $0 == 0 } ?? false) { try save() }
             }
             log(String(format: "stage '%@' done: final loss %.4f", stage.name, lastLoss))
-            if let e = evaluation { try e.evaluate(stage.name, decoder: decoder, tokenizer: tokenizer) }
+            if let e = evaluation { try e.evaluate(stage.name, model: model, tokenizer: tokenizer) }
         }
         if let dir = try Checkpoint.latest(outputDir: out) {
             summary.finalCheckpoint = dir
             log("latest checkpoint: \(dir)")
         }
         if let g = recipe.generate { summary.samples = try sample(decoder, tokenizer, g) }
+        if let e = evaluation, !e.table.isEmpty { log("\n" + e.table) }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
     }

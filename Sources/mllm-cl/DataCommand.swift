@@ -52,7 +52,7 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "toy-scenes",
             abstract: "Draw the toy world's pictures: shapes of one kind and colour in a quadrant, 64x64 PNG.",
-            discussion: "Writes images/scene_NNNN.png, captions.json (LLaVA JSON, <image> then a caption, for align stages) and conversations.json (a question per category per scene: color, shape, count, position; the language cycles over en, zh, pt, ar, tr, ru). Deterministic for a seed."
+            discussion: "Writes images/scene_NNNN.png, captions.json (LLaVA JSON, <image> then a caption in each of en, zh, pt, ar, tr, ru, for vision and align stages) and conversations.json (every scene asked about its color, shape, count and position in every language). Deterministic for a seed."
         )
 
         @Option(help: "Output directory.") var out: String
