@@ -16,6 +16,8 @@ public final class KVCache: @unchecked Sendable {
     let rstdf: Tensor       // (B·chunk)
     let logits: Tensor      // (B·chunk, V)
     let tokens: UnsafeMutablePointer<Int32>  // (B·chunk)
+    /// (B, capacity): 0 marks a position holding left padding, which no query may attend to.
+    public let keyMask: UnsafeMutablePointer<Int32>
 
     public init(config c: DecoderConfig, batch B: Int, capacity: Int, chunk: Int? = nil) {
         precondition(capacity <= c.maxPositionEmbeddings, "cache of \(capacity) beyond max_position_embeddings \(c.maxPositionEmbeddings)")
@@ -35,12 +37,26 @@ public final class KVCache: @unchecked Sendable {
         (keys, values, work, lnf, rstdf, logits) = l
         tokens = .allocate(capacity: B * chunk)
         tokens.initialize(repeating: 0, count: B * chunk)
+        keyMask = .allocate(capacity: B * capacity)
+        keyMask.initialize(repeating: 1, count: B * capacity)
     }
 
-    deinit { tokens.deallocate() }
+    deinit {
+        tokens.deallocate()
+        keyMask.deallocate()
+    }
 
-    /// Forgets every position (the buffers are reused).
-    public func reset() { length = 0 }
+    /// Forgets every position (the buffers are reused) and every padding mark.
+    public func reset() {
+        length = 0
+        keyMask.update(repeating: 1, count: batch * capacity)
+    }
+
+    /// Marks the first `count` positions of sequence `b` as left padding: invisible to every query.
+    /// RoPE only sees relative positions, so a left-padded sequence scores exactly as an unpadded one.
+    public func maskPadding(sequence b: Int, count: Int) {
+        (keyMask + b * capacity).update(repeating: 0, count: count)
+    }
 
     /// Rewinds to `position` positions: later ones will be recomputed (shared-prefix scoring
     /// evaluates several continuations after one prefix this way).
@@ -88,7 +104,8 @@ extension Decoder {
         Embedding.forward(out: x, ids: cache.tokens, table: parameters.value(at: embedSlot))
         for (row, vector) in visual { (x.data + row * C).update(from: vector, count: C) }  // image tokens: their visual embeddings
         let shape = AttentionShape(batch: B, queries: n, keys: start + n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
-                                   headSize: c.headSize, causal: true, queryOffset: start, keyRowsPerSequence: cache.capacity)
+                                   headSize: c.headSize, causal: true, queryOffset: start, keyRowsPerSequence: cache.capacity,
+                                   maskStride: cache.capacity)
         for l in 0..<c.numHiddenLayers {
             let kc = cache.keys[l], vc = cache.values[l]
             block(l, x: x, a: w, sequence: n, startPosition: start) {
@@ -96,7 +113,7 @@ extension Decoder {
                     (kc.data + (b * cache.capacity + start) * KC).update(from: w.k.data + b * n * KC, count: n * KC)
                     (vc.data + (b * cache.capacity + start) * KC).update(from: w.v.data + b * n * KC, count: n * KC)
                 }
-                Attention.forward(y: w.attY, att: w.att, q: w.q, k: kc, v: vc, keyMask: nil, shape: shape)
+                Attention.forward(y: w.attY, att: w.att, q: w.q, k: kc, v: vc, keyMask: cache.keyMask, shape: shape)
             }
         }
         cache.length = start + n

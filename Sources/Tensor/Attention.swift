@@ -18,9 +18,11 @@ public struct AttentionShape: Sendable, Equatable {
     public var queryOffset: Int
     /// Rows between consecutive sequences in k and v (≥ keys; a KV cache holds more rows than are filled).
     public var keyRowsPerSequence: Int
+    /// Entries between consecutive sequences in the key mask (≥ keys).
+    public var maskStride: Int
 
     public init(batch: Int, queries: Int, keys: Int, heads: Int, kvHeads: Int, headSize: Int,
-                causal: Bool, queryOffset: Int = 0, keyRowsPerSequence: Int? = nil) {
+                causal: Bool, queryOffset: Int = 0, keyRowsPerSequence: Int? = nil, maskStride: Int? = nil) {
         precondition(heads % kvHeads == 0, "\(heads) heads do not divide into \(kvHeads) kv heads")
         self.batch = batch
         self.queries = queries
@@ -31,6 +33,7 @@ public struct AttentionShape: Sendable, Equatable {
         self.causal = causal
         self.queryOffset = queryOffset
         self.keyRowsPerSequence = keyRowsPerSequence ?? keys
+        self.maskStride = maskStride ?? keys
     }
 }
 
@@ -58,7 +61,7 @@ public enum Attention {
                 let row = p + t * S
                 let visible = s.causal ? Swift.min(S, s.queryOffset + t + 1) : S
                 if let m = mask.value {
-                    for j in 0..<visible where m[b * S + j] == 0 { row[j] = -.infinity }
+                    for j in 0..<visible where m[b * s.maskStride + j] == 0 { row[j] = -.infinity }
                 }
                 Softmax.row(row, row, visible)
                 for j in visible..<S { row[j] = 0 }

@@ -1,0 +1,45 @@
+import Data
+import Foundation
+import Infer
+import Model
+import TestSupport
+import Testing
+import Tokenizer
+
+struct BatchGeneratorTests {
+    let tokenizer = try! SentencePieceTokenizer(path: TestPaths.root + "/tokenizers/toyworld.model")
+
+    func multimodal() -> MultimodalModel {
+        let text = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                 intermediateSize: 24, vocabSize: 521, maxPositionEmbeddings: 96)
+        let vision = VisionConfig(hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, imageSize: 16, patchSize: 8)
+        let m = MultimodalModel(config: MultimodalConfig(textConfig: text, visionConfig: vision, imageTokenIndex: Int(tokenizer.id(of: "<image>")!)))
+        m.decoder.initialize(seed: 1, std: 0.5)
+        m.encoder.initialize(seed: 2, std: 0.5)
+        m.projector.initialize(seed: 3, std: 0.5)
+        return m
+    }
+
+    /// Left padding with masked keys changes nothing: a batch of prompts of different lengths
+    /// (with and without images) completes exactly as each prompt alone.
+    @Test(arguments: [Float(0), Float(0.9)])
+    func batchedEqualsOneByOne(temperature: Float) throws {
+        let dir = TestPaths.temporaryDirectory("infer")
+        let scenes = ToyScenes(seed: 2, count: 2)
+        try scenes.write(to: dir)
+        let m = multimodal()
+        let requests = [InferRequest(id: "a", prompt: "What color are the shapes?", image: dir + "/" + ToyScenes.imageName(0)),
+                        InferRequest(id: "b", prompt: "Rubok lives in"),
+                        InferRequest(id: "c", prompt: "Where are the shapes? Answer briefly.", image: dir + "/" + ToyScenes.imageName(1))]
+        let generator = BatchGenerator(decoder: m.decoder, multimodal: m, tokenizer: tokenizer, template: .chatml,
+                                       options: SamplingOptions(temperature: temperature, topK: 20), maxNewTokens: 12)
+        var together: [String: InferResult] = [:]
+        try generator.generate(requests, seeds: [7, 8, 9]) { together[$0.id] = $0 }
+        for (r, seed) in zip(requests, [UInt64(7), 8, 9]) {
+            var alone: InferResult?
+            try generator.generate([r], seeds: [seed]) { alone = $0 }
+            #expect(alone == together[r.id], "\(r.id): \(String(describing: alone)) vs \(String(describing: together[r.id]))")
+        }
+        #expect(together.values.allSatisfy { $0.tokens > 0 && ["stop", "length"].contains($0.finishReason) })
+    }
+}
