@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 bin=${MLLM_CL:-.build/release/mllm-cl}
 [ -x "$bin" ] || swift build -c release
 "$bin" data knowledge-suite --out evals/toyworld
+"$bin" data scene-suite --out evals/toyworld-mm

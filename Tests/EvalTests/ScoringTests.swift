@@ -108,6 +108,27 @@ struct ScoringTests {
     }
 }
 
+/// evals/toyworld-mm (questions and PNGs) is exactly what the scene generator writes.
+struct CommittedSceneSuiteTests {
+    @Test func committedSceneSuiteMatchesTheGenerator() throws {
+        let dir = TestPaths.temporaryDirectory("scenesuite")
+        try ToyScenes(seed: 1011, count: 48).writeSuite(to: dir, range: 0..<48)
+        let committed = TestPaths.root + "/evals/toyworld-mm"
+        for lang in ToyScenes.languages {
+            let a = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(lang).jsonl"))
+            let b = try Data(contentsOf: URL(fileURLWithPath: "\(committed)/\(lang).jsonl"))
+            #expect(a == b, "evals/toyworld-mm/\(lang).jsonl is stale: run scripts/make-evals.sh")
+        }
+        for i in [0, 17, 47] {
+            let name = ToyScenes.imageName(i)
+            let decoded = try ImageDecoder.decode(path: committed + "/" + name)
+            #expect(decoded == ToyScenes(seed: 1011, count: 48).render(i), "\(name)")
+        }
+        let suite = try SuiteLoader.load(committed + "/zh.jsonl")
+        #expect(suite.isMultimodal && suite.itemCount == 192 && suite.subjects.count == 4)
+    }
+}
+
 extension EvalResult {
     func with(seconds: Double?, qps: Double?) -> EvalResult {
         var r = self
