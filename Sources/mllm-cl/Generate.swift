@@ -6,7 +6,7 @@ import Tokenizer
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate text from a model directory (a quick look; batch inference comes with `infer`).",
+        abstract: "Generate text from a model directory (a quick look; `infer` does batches and images).",
         discussion: "Tokenizes with the directory's tokenizer.model (libsentencepiece), prepends BOS, and stops at EOS or BOS."
     )
 
