@@ -100,6 +100,9 @@ public struct StageDataset: Sendable {
         for (s, w) in zip(sources, weights) where !(w >= 0) || !w.isFinite {
             throw DataError("\(s.path): weight \(w) must be a non-negative number")
         }
+        guard samplesPerEpoch > 0 else {
+            throw DataError("\(sources.map(\.path).joined(separator: ", ")): the weights draw no sample per epoch (round(weight x samples) is 0 for every source)")
+        }
     }
 
     /// Each `<image>` placeholder becomes `tokensPerImage` unsupervised copies, the slots the

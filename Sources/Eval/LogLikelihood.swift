@@ -40,7 +40,8 @@ public final class LogLikelihood {
         switch truncation {
         case .left:
             continuations = fullContinuations.map { Array($0.suffix(maxLength - 1)) }
-            ctx = Array(context.suffix(max(1, maxLength - continuations.map(\.count).max()!)))
+            // The last continuation token is only predicted, never read: context + continuation − 1 ≤ maxLength.
+            ctx = Array(context.suffix(max(1, maxLength + 1 - continuations.map(\.count).max()!)))
             dropped = context.count - ctx.count
         case .right:
             let room = maxLength - context.count

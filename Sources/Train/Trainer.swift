@@ -155,7 +155,7 @@ public final class Trainer {
                     return summary
                 }
                 let t0 = Date()
-                decoder.parameters.zeroGradients()
+                for p in model.parameterSets { p.zeroGradients() }
                 var lossSum: Float = 0
                 for _ in 0..<accumulation {
                     runner.load(batcher)
@@ -257,11 +257,14 @@ public final class Trainer {
 
     /// Mean loss over every sample of `dataset`, batched like training.
     func evaluate(_ dataset: StageDataset, _ runner: StepRunner) -> Float {
-        let B = runner.text.batch
+        let B = runner.text.batch, T = runner.text.sequence
         let evalBatcher = Batcher(dataset: dataset, batchSize: B, seed: 0)
-        var sum = 0.0, count = 0
-        for _ in 0..<max(1, (dataset.samplesPerEpoch + B - 1) / B) {
+        var sum = 0.0, count = 0, remaining = dataset.samplesPerEpoch
+        while remaining > 0 {
             runner.load(evalBatcher)
+            // The last batch wraps into the next epoch: its extra rows score nothing.
+            if remaining < B { (runner.text.targets + remaining * T).update(repeating: -100, count: (B - remaining) * T) }
+            remaining -= B
             let (loss, n) = runner.forwardLoss()
             sum += Double(loss) * Double(n)
             count += n
@@ -279,6 +282,11 @@ public final class Trainer {
         log("samples (\(g.temperature == 0 ? "greedy" : "temperature \(g.temperature)")):")
         for (i, prompt) in g.prompts.enumerated() {
             let ids = bos + tokenizer.encode(prompt)
+            guard ids.count < decoder.config.maxPositionEmbeddings else {
+                log("  · \(prompt.prefix(40))…: skipped, \(ids.count) tokens do not fit the context of \(decoder.config.maxPositionEmbeddings)")
+                results.append((prompt, "", false))
+                continue
+            }
             let new = try Generator.generate(decoder, prompt: ids, maxNewTokens: min(g.maxNewTokens, decoder.config.maxPositionEmbeddings - ids.count),
                                              options: SamplingOptions(temperature: g.temperature, seed: recipe.seed), stopTokens: stop)
             let full = tokenizer.decode(ids.dropFirst(bos.count) + new)

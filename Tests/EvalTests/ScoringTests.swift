@@ -19,7 +19,7 @@ struct ScoringTests {
 
     /// Σ log p(continuation | context) from one plain forward pass over context + continuation.
     func naive(_ d: Decoder, _ context: [Int32], _ continuation: [Int32]) -> Double {
-        let ids = context + continuation
+        let ids = context + continuation.dropLast()  // the last token is only predicted
         let acts = DecoderActivations(config: d.config, batch: 1, sequence: ids.count)
         acts.setBatch(tokens: ids, targets: ids)
         d.forward(acts)
@@ -51,7 +51,7 @@ struct ScoringTests {
         let d = model(context: 12)
         let context: [Int32] = Array(1...10).map(Int32.init), cont: [[Int32]] = [[20, 21, 22, 23], [24]]
         let left = LogLikelihood(decoder: d, truncation: .left).score(context: context, continuations: cont)
-        #expect(abs(left[0] - naive(d, Array(context.suffix(8)), cont[0])) < 1e-4)
+        #expect(abs(left[0] - naive(d, Array(context.suffix(9)), cont[0])) < 1e-4, "12 positions: 9 of context, 4 - 1 of continuation")
         let right = LogLikelihood(decoder: d, truncation: .right).score(context: context, continuations: cont)
         #expect(abs(right[0] - naive(d, context, [20, 21])) < 1e-4)
         #expect(abs(right[1] - naive(d, context, [24])) < 1e-4)

@@ -182,7 +182,9 @@ struct TrainingRunTests {
 
         let first = try run(mm("mm-parts"), stopAfter: 7)
         #expect(first.losses == Array(full.losses[0..<7]))
+        let middle = try run(mm("mm-parts"), resume: true, stopAfter: 9)
+        #expect(middle.losses == Array(full.losses[6..<9]), "resumed from align-step2, a stage boundary")
         let rest = try run(mm("mm-parts"), resume: true)
-        #expect(rest.losses == Array(full.losses[6...]), "resumed from instruct-step2")
+        #expect(rest.losses == Array(full.losses[8...]), "resumed from instruct-step2, inside a multimodal stage")
     }
 }
