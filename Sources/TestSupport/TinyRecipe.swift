@@ -2,11 +2,8 @@ import Foundation
 
 /// A small two-stage recipe over a generated toy world, for training tests.
 public enum TinyRecipe {
-    /// Writes the toy world's data into `directory/data` (via `writeData`) and returns recipe YAML
-    /// training into `directory/out`.
-    public static func yaml(directory: String, pretrainSteps: Int = 6, chatSteps: Int = 4, saveSteps: Int = 3) -> String {
-        """
-        model:
+    /// The small decoder both recipes train (YAML, indented under `model:`).
+    static let decoder = """
           architecture:
             model_type: llama
             hidden_size: 32
@@ -16,6 +13,14 @@ public enum TinyRecipe {
             intermediate_size: 64
             vocab_size: 521
             max_position_embeddings: 64
+        """
+
+    /// Writes the toy world's data into `directory/data` (via `writeData`) and returns recipe YAML
+    /// training into `directory/out`.
+    public static func yaml(directory: String, pretrainSteps: Int = 6, chatSteps: Int = 4, saveSteps: Int = 3) -> String {
+        """
+        model:
+        \(decoder)
         tokenizer: \(TestPaths.root)/tokenizers/toyworld.model
         output_dir: \(directory)/out
         seed: 3
@@ -49,15 +54,7 @@ public enum TinyRecipe {
     public static func multimodalYAML(directory: String) -> String {
         """
         model:
-          architecture:
-            model_type: llama
-            hidden_size: 32
-            num_hidden_layers: 2
-            num_attention_heads: 4
-            num_key_value_heads: 2
-            intermediate_size: 64
-            vocab_size: 521
-            max_position_embeddings: 64
+        \(decoder)
           vision:
             architecture: {hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 2, image_size: 16, patch_size: 8}
             mm_projector_type: mlp2x_gelu
