@@ -21,6 +21,8 @@ public final class Decoder: @unchecked Sendable {
     let embedSlot: Int
     let finalNormSlot: Int
     let lmHeadSlot: Int
+    /// Wings' learners and router of each layer that has them.
+    let wingsSlots: [Int: WingsSlots]
 
     /// The parameter table with Hugging Face names.
     public static func parameterTable(_ c: DecoderConfig) -> [ParameterInfo] {
@@ -44,7 +46,7 @@ public final class Decoder: @unchecked Sendable {
         }
         t.append(ParameterInfo(name: "model.norm.weight", shape: [C]))
         if !c.tieWordEmbeddings { t.append(ParameterInfo(name: "lm_head.weight", shape: [c.vocabSize, C])) }
-        return t
+        return t + wingsTable(c)
     }
 
     /// A decoder with zero weights (load or `initialize` them next); nothing trains until `setTrainable`.
@@ -66,12 +68,14 @@ public final class Decoder: @unchecked Sendable {
         embedSlot = slot["model.embed_tokens.weight"]!
         finalNormSlot = slot["model.norm.weight"]!
         lmHeadSlot = slot["lm_head.weight"] ?? embedSlot
+        wingsSlots = Self.wingsSlots(config, slot: slot)
     }
 
-    /// Hugging Face's initialisation: matrices N(0, 0.02²), norm weights 1, biases 0.
+    /// Hugging Face's initialisation: matrices N(0, 0.02²), norm weights 1, biases 0
+    /// (Wings' learners, if any: `initializeWings`).
     public func initialize(seed: UInt64, std: Float = 0.02) {
         var rng = SeededGenerator(seed: seed)
-        for (i, p) in parameters.table.enumerated() {
+        for (i, p) in parameters.table.enumerated() where !p.name.contains(".wings.") {
             let t = parameters.value(at: i)
             if p.shape.count >= 2 {
                 for j in 0..<t.count { t[j] = rng.normal() * std }
@@ -79,6 +83,7 @@ public final class Decoder: @unchecked Sendable {
                 t.fill(p.name.hasSuffix("norm.weight") ? 1 : 0)
             }
         }
+        initializeWings(seed: seed &+ 0x5749_4e47)
     }
 
     private func w(_ i: Int) -> Tensor { parameters.value(at: i) }
@@ -98,12 +103,13 @@ public final class Decoder: @unchecked Sendable {
         let B = acts.batch, T = acts.sequence
         let shape = AttentionShape(batch: B, queries: T, keys: T, heads: config.numAttentionHeads,
                                    kvHeads: config.numKeyValueHeads, headSize: config.headSize, causal: true)
+        acts.wingsMasks?.update(batch: B, sequence: T, attentionMask: acts.attentionMask, imageRows: acts.replacedRows)
         var x = acts.embeddings
         for l in 0..<config.numHiddenLayers {
             let a = acts.layers[l]
-            block(l, x: x, a: a, sequence: T, startPosition: 0) {
+            block(l, x: x, a: a, sequence: T, startPosition: 0, attend: {
                 Attention.forward(y: a.attY, att: a.att, q: a.q, k: a.k, v: a.v, keyMask: acts.attentionMask, shape: shape)
-            }
+            }, learners: { self.learnersForward(l, h: a.h, att: a.att, acts: acts) })
             x = a.out
         }
         head(x: x, lnf: acts.lnf, rstd: acts.rstdf, logits: acts.logits)
@@ -120,9 +126,10 @@ public final class Decoder: @unchecked Sendable {
         CrossEntropy.forward(losses: acts.losses, logits: acts.logits, targets: acts.targets)
     }
 
-    /// One layer: norm → q/k/v → RoPE → `attend` (fills a.attY) → o_proj + residual → norm → SwiGLU MLP + residual.
+    /// One layer: norm → q/k/v → RoPE → `attend` (fills a.attY) → o_proj + residual → `learners`
+    /// (Wings, in place on a.h) → norm → SwiGLU MLP + residual.
     /// Shared by training (`attend` over the batch) and cached inference (`attend` over the KV cache).
-    func block(_ l: Int, x: Tensor, a: LayerBuffers, sequence T: Int, startPosition: Int, attend: () -> Void) {
+    func block(_ l: Int, x: Tensor, a: LayerBuffers, sequence T: Int, startPosition: Int, attend: () -> Void, learners: () -> Void) {
         let s = layerSlots[l], c = config
         RMSNorm.forward(y: a.ln1, rstd: a.rstd1, x: x, w: w(s.inputNorm), eps: c.rmsNormEps)
         Linear.forward(y: a.q, x: a.ln1, w: w(s.q), b: w(s.qBias))
@@ -133,6 +140,7 @@ public final class Decoder: @unchecked Sendable {
         attend()
         Linear.forward(y: a.h, x: a.attY, w: w(s.o), b: w(s.oBias))
         Elementwise.add(a.h, a.h, x)
+        if wingsSlots[l] != nil { learners() }
         RMSNorm.forward(y: a.ln2, rstd: a.rstd2, x: a.h, w: w(s.postNorm), eps: c.rmsNormEps)
         Linear.forward(y: a.gate, x: a.ln2, w: w(s.gate))
         Linear.forward(y: a.up, x: a.ln2, w: w(s.up))
@@ -165,6 +173,7 @@ public final class Decoder: @unchecked Sendable {
         Linear.backward(dx: d.dln, dw: g(lmHeadSlot), db: nil, dy: acts.logits, x: acts.lnf, w: w(lmHeadSlot))
         // lnf = RMSNorm(x_L)
         d.dres.zero()
+        acts.wingsScratch?.dembeddings.zero()
         RMSNorm.backward(dx: d.dres, dw: g(finalNormSlot), dy: d.dln, x: lastOut, w: w(finalNormSlot), rstd: acts.rstdf)
 
         for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
@@ -182,13 +191,16 @@ public final class Decoder: @unchecked Sendable {
             Linear.backward(dx: d.dln, dw: g(s.up), db: nil, dy: d.dup, x: a.ln2, w: w(s.up))
             // ln2 = RMSNorm(h): adds into dres, which now holds dh
             RMSNorm.backward(dx: d.dres, dw: g(s.postNorm), dy: d.dln, x: a.h, w: w(s.postNorm), rstd: a.rstd2)
+            // h = h' + Wings' routed learners: dres becomes dh'; the router's gradient reaches the attention probabilities
+            let routerGradient = wingsSlots[l] == nil ? nil : acts.wingsScratch?.drouterInput
+            if routerGradient != nil { learnersBackward(l, dres: d.dres, acts: acts) }
             // h = x + o_proj(attY)
             d.dattY.zero()
             Linear.backward(dx: d.dattY, dw: g(s.o), db: g(s.oBias), dy: d.dres, x: a.attY, w: w(s.o))
             // attY = Attn(q, k, v)
             d.dq.zero(); d.dk.zero(); d.dv.zero()
             Attention.backward(dq: d.dq, dk: d.dk, dv: d.dv, datt: d.datt, dy: d.dattY,
-                               att: a.att, q: a.q, k: a.k, v: a.v, shape: shape)
+                               att: a.att, q: a.q, k: a.k, v: a.v, shape: shape, headSumGradient: routerGradient)
             // q, k were rotated in place: rotate their gradients back
             rope.backward(d.dq, heads: c.numAttentionHeads, rowsPerSequence: T)
             rope.backward(d.dk, heads: c.numKeyValueHeads, rowsPerSequence: T)
@@ -200,6 +212,8 @@ public final class Decoder: @unchecked Sendable {
             // ln1 = RMSNorm(x): adds into dres, which now holds dx
             RMSNorm.backward(dx: d.dres, dw: g(s.inputNorm), dy: d.dln, x: x, w: w(s.inputNorm), rstd: a.rstd1)
         }
+        // Wings' learners read the layer-0 embeddings as keys and values in every layer
+        if let ws = acts.wingsScratch { Elementwise.add(d.dres, d.dres, ws.dembeddings) }
         // embeddings = embed_tokens[tokens]
         if let ge = g(embedSlot) { Embedding.backward(dtable: ge, dout: d.dres, ids: acts.tokens, skip: acts.replacedRows) }
     }

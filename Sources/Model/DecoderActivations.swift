@@ -77,21 +77,31 @@ public final class DecoderActivations: @unchecked Sendable {
     public let logits: Tensor
     let losses: Tensor  // (N) per-token loss
     let scratch: BackwardScratch
+    /// Wings' buffers per layer (nil where a layer has no learners, or the decoder none).
+    let wings: [WingsLayerBuffers?]
+    let wingsScratch: WingsScratch?
+    var wingsMasks: WingsMasks?
 
     public init(config c: DecoderConfig, batch B: Int, sequence T: Int) {
         precondition(T <= c.maxPositionEmbeddings, "sequence \(T) beyond max_position_embeddings \(c.maxPositionEmbeddings)")
         batch = B
         sequence = T
         let N = B * T
-        typealias Layout = (Tensor, [LayerBuffers], Tensor, Tensor, Tensor, Tensor, BackwardScratch)
+        typealias Layout = (Tensor, [LayerBuffers], Tensor, Tensor, Tensor, Tensor, BackwardScratch, [WingsLayerBuffers?], WingsScratch?)
+        let chosen = Set(c.wings?.chosenLayers(of: c.numHiddenLayers) ?? [])
         let (arena, l): (Arena, Layout) = Arena.build { allocate in
             (allocate([B, T, c.hiddenSize]),
              (0..<c.numHiddenLayers).map { _ in LayerBuffers(rows: N, batch: B, queries: T, keys: T, config: c, allocate) },
              allocate([N, c.hiddenSize]), allocate([N]), allocate([B, T, c.vocabSize]), allocate([N]),
-             BackwardScratch(rows: N, batch: B, sequence: T, config: c, allocate))
+             BackwardScratch(rows: N, batch: B, sequence: T, config: c, allocate),
+             (0..<c.numHiddenLayers).map { l in
+                 c.wings.flatMap { w in chosen.contains(l) ? WingsLayerBuffers(rows: N, batch: B, sequence: T, config: c, wings: w, allocate) : nil }
+             },
+             c.wings.map { WingsScratch(rows: N, config: c, wings: $0, allocate) })
         }
         self.arena = arena
-        (embeddings, layers, lnf, rstdf, logits, losses, scratch) = l
+        (embeddings, layers, lnf, rstdf, logits, losses, scratch, wings, wingsScratch) = l
+        wingsMasks = c.wings == nil ? nil : WingsMasks(rows: N)
         tokens = .allocate(capacity: N); tokens.initialize(repeating: 0, count: N)
         targets = .allocate(capacity: N); targets.initialize(repeating: -100, count: N)
         attentionMask = .allocate(capacity: N); attentionMask.initialize(repeating: 1, count: N)
@@ -99,6 +109,7 @@ public final class DecoderActivations: @unchecked Sendable {
     }
 
     deinit {
+        wingsMasks?.deallocate()
         replacedRows.deallocate()
         tokens.deallocate()
         targets.deallocate()

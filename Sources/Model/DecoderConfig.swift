@@ -21,6 +21,8 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     public var hiddenAct: String
     public var bosTokenId: Int?
     public var eosTokenId: Int?
+    /// Wings' modality learners, when attached (this project's key; absent in plain checkpoints).
+    public var wings: WingsConfig?
 
     /// Hugging Face's key names.
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -40,6 +42,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         case bosTokenId = "bos_token_id"
         case eosTokenId = "eos_token_id"
         case architectures
+        case wings
     }
 
     public init(modelType: String = "llama", hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
@@ -80,6 +83,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "silu"
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId)
         eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId)
+        wings = try c.decodeIfPresent(WingsConfig.self, forKey: .wings)
     }
 
     public func encode(to encoder: any Swift.Encoder) throws {
@@ -100,6 +104,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         try c.encode(hiddenAct, forKey: .hiddenAct)
         try c.encodeIfPresent(bosTokenId, forKey: .bosTokenId)
         try c.encodeIfPresent(eosTokenId, forKey: .eosTokenId)
+        try c.encodeIfPresent(wings, forKey: .wings)
     }
 
     public var headSize: Int { hiddenSize / numAttentionHeads }
@@ -129,6 +134,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         }
         guard headSize % 2 == 0 else { throw fail("head size \(headSize) must be even for RoPE") }
         guard hiddenAct == "silu" else { throw fail("'hidden_act' \"\(hiddenAct)\" is not supported (silu)") }
+        try wings?.validate(file: file, layerCount: numHiddenLayers)
     }
 
     /// Reads and validates `config.json`.

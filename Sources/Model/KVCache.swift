@@ -18,6 +18,8 @@ public final class KVCache: @unchecked Sendable {
     let tokens: UnsafeMutablePointer<Int32>  // (B·chunk)
     /// (B, capacity): 0 marks a position holding left padding, which no query may attend to.
     public let keyMask: UnsafeMutablePointer<Int32>
+    /// Wings' learner keys and values, when the decoder has learners.
+    let wings: WingsCache?
 
     public init(config c: DecoderConfig, batch B: Int, capacity: Int, chunk: Int? = nil) {
         precondition(capacity <= c.maxPositionEmbeddings, "cache of \(capacity) beyond max_position_embeddings \(c.maxPositionEmbeddings)")
@@ -39,6 +41,7 @@ public final class KVCache: @unchecked Sendable {
         tokens.initialize(repeating: 0, count: B * chunk)
         keyMask = .allocate(capacity: B * capacity)
         keyMask.initialize(repeating: 1, count: B * capacity)
+        wings = c.wings.map { WingsCache(config: c, wings: $0, batch: B, capacity: capacity, chunk: chunk) }
     }
 
     deinit {
@@ -50,12 +53,14 @@ public final class KVCache: @unchecked Sendable {
     public func reset() {
         length = 0
         keyMask.update(repeating: 1, count: batch * capacity)
+        wings?.reset(batch: batch, capacity: capacity)
     }
 
     /// Marks the first `count` positions of sequence `b` as left padding: invisible to every query.
     /// RoPE only sees relative positions, so a left-padded sequence scores exactly as an unpadded one.
     public func maskPadding(sequence b: Int, count: Int) {
         (keyMask + b * capacity).update(repeating: 0, count: count)
+        wings?.padding[b] = count
     }
 
     /// Rewinds to `position` positions: later ones will be recomputed (shared-prefix scoring
@@ -75,6 +80,9 @@ public final class KVCache: @unchecked Sendable {
                 (keys[l].data + b * capacity * KC).update(from: source.keys[l].data, count: count * KC)
                 (values[l].data + b * capacity * KC).update(from: source.values[l].data, count: count * KC)
             }
+        }
+        if let wings, let source = source.wings {
+            wings.broadcastPrefix(from: source, batch: batch, capacity: capacity, count: count)
         }
         length = count
     }
@@ -103,18 +111,19 @@ extension Decoder {
         let x = w.out  // the residual stream lives in `out`; a block reads it before overwriting it
         Embedding.forward(out: x, ids: cache.tokens, table: parameters.value(at: embedSlot))
         for (row, vector) in visual { (x.data + row * C).update(from: vector, count: C) }  // image tokens: their visual embeddings
+        if let wc = cache.wings { learnersAppend(wc, x: x, cache: cache, newRows: n, visualRows: visual.map(\.row)) }
         let shape = AttentionShape(batch: B, queries: n, keys: start + n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
                                    headSize: c.headSize, causal: true, queryOffset: start, keyRowsPerSequence: cache.capacity,
                                    maskStride: cache.capacity)
         for l in 0..<c.numHiddenLayers {
             let kc = cache.keys[l], vc = cache.values[l]
-            block(l, x: x, a: w, sequence: n, startPosition: start) {
+            block(l, x: x, a: w, sequence: n, startPosition: start, attend: {
                 for b in 0..<B {
                     (kc.data + (b * cache.capacity + start) * KC).update(from: w.k.data + b * n * KC, count: n * KC)
                     (vc.data + (b * cache.capacity + start) * KC).update(from: w.v.data + b * n * KC, count: n * KC)
                 }
                 Attention.forward(y: w.attY, att: w.att, q: w.q, k: kc, v: vc, keyMask: cache.keyMask, shape: shape)
-            }
+            }, learners: { if let wc = cache.wings { self.learnersForward(l, h: w.h, att: w.att, shape: shape, cache: wc) } })
         }
         cache.length = start + n
         let logits = Tensor(cache.logits.data, shape: [N, c.vocabSize])

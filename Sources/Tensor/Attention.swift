@@ -72,10 +72,14 @@ public enum Attention {
     }
 
     /// Adds into dq, dk, dv. `datt` (B, NH, T, S) is scratch.
-    ///   dP = dY Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)) / √D,
+    ///   dP = dY Vᵀ (+ G),  dS = P ⊙ (dP − rowsum(dP ⊙ P)) / √D,
     ///   dQ += dS K,  dK += dSᵀ Q,  dV += Pᵀ dY   (dK, dV summed over the heads of a group)
+    ///
+    /// `headSumGradient` G: (B·T, L), the gradient of a consumer of Σ_h P (Wings' router) over the
+    /// first L keys; added to every head's dP (columns past S are ignored, keys past L get none).
     public static func backward(dq: Tensor, dk: Tensor, dv: Tensor, datt: Tensor, dy: Tensor,
-                                att: Tensor, q: Tensor, k: Tensor, v: Tensor, shape s: AttentionShape) {
+                                att: Tensor, q: Tensor, k: Tensor, v: Tensor, shape s: AttentionShape,
+                                headSumGradient: Tensor? = nil) {
         let B = s.batch, T = s.queries, S = s.keys, NH = s.heads, NKV = s.kvHeads, D = s.headSize
         let qC = NH * D, kvC = NKV * D, group = NH / NKV
         let scale = 1 / Float(D).squareRoot()
@@ -95,6 +99,13 @@ public enum Attention {
                 let dqM = Matrix(dq.data + b * T * qC + h * D, rows: T, columns: D, stride: qC)
                 let dyM = Matrix(dy.data + b * T * qC + h * D, rows: T, columns: D, stride: qC)
                 GEMM.multiply(dyM, vM, transposeB: true, into: dpM)
+                if let g = headSumGradient {
+                    let L = g.lastDimension, width = Swift.min(L, S)
+                    for t in 0..<T {
+                        let src = g.data + (b * T + t) * L, dst = dpM.data + t * S
+                        for j in 0..<width { dst[j] += src[j] }
+                    }
+                }
                 GEMM.multiply(pM, transposeA: true, dyM, into: dvM, beta: 1)
                 for t in 0..<T {
                     let p = pM.data + t * S, dp = dpM.data + t * S
