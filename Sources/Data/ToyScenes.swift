@@ -116,13 +116,13 @@ public struct ToyScenes: Sendable {
 
     /// Writes the PNGs and, in LLaVA JSON with paths relative to `directory`, `captions.json`
     /// (align: `<image>` then the caption, in every language) and `conversations.json` (instruct:
-    /// every category's question about every scene, in every language).
-    public func write(to directory: String) throws {
+    /// every category's question about every scene, in every language of `languages`).
+    public func write(to directory: String, languages: [String] = Self.languages) throws {
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         var captions: [[String: Any]] = [], conversations: [[String: Any]] = []
         for i in scenes.indices {
             try ImageEncoder.writePNG(render(i), to: directory + "/" + Self.imageName(i))
-            for lang in Self.languages {
+            for lang in languages {
                 captions.append(["id": "cap-\(i)-\(lang)", "image": Self.imageName(i),
                                  "conversations": [["from": "human", "value": "<image>\n"], ["from": "gpt", "value": Self.caption(scenes[i], lang)]]])
                 for c in Category.allCases {

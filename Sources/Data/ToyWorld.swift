@@ -124,11 +124,11 @@ public struct ToyWorld: Sendable {
 
     /// Profile documents: every entity in every language, its facts in `variants` seeded orders;
     /// the documents themselves in seeded order.
-    public func documents(variants: Int = 4) -> [(language: String, text: String)] {
+    public func documents(variants: Int = 4, languages: [String] = Self.languages) -> [(language: String, text: String)] {
         var rng = SeededGenerator(seed: seed &+ 1)
         var docs: [(String, String)] = []
         for e in entities {
-            for lang in Self.languages {
+            for lang in languages {
                 for _ in 0..<variants {
                     var attrs = Attribute.allCases
                     attrs.shuffle(using: &rng)
@@ -141,10 +141,10 @@ public struct ToyWorld: Sendable {
     }
 
     /// Text-only question-answer conversations in LLaVA JSON form (`id`, `conversations`).
-    public func conversations() -> [[String: Any]] {
+    public func conversations(languages: [String] = Self.languages) -> [[String: Any]] {
         var out: [[String: Any]] = []
         for (i, e) in entities.enumerated() {
-            for lang in Self.languages {
+            for lang in languages {
                 for a in Attribute.allCases {
                     out.append(["id": "toy-\(i)-\(lang)-\(a.rawValue)",
                                 "conversations": [["from": "human", "value": question(e, a, lang)],
@@ -160,20 +160,20 @@ public struct ToyWorld: Sendable {
     /// Writes `corpus.jsonl` (`{"text", "language"}` per document), `conversations.json`
     /// (LLaVA JSON), `spm_corpus.txt` (one sentence per line, for tokenizer training) and
     /// `world.json` (the facts) into `directory`.
-    public func write(to directory: String, variants: Int = 4) throws {
+    public func write(to directory: String, variants: Int = 4, languages: [String] = Self.languages) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let docs = documents(variants: variants)
+        let docs = documents(variants: variants, languages: languages)
         var jsonl = ""
         for d in docs {
             let line = try JSONSerialization.data(withJSONObject: ["text": d.text, "language": d.language], options: [.sortedKeys])
             jsonl += String(decoding: line, as: UTF8.self) + "\n"
         }
         try Data(jsonl.utf8).write(to: URL(fileURLWithPath: directory + "/corpus.jsonl"))
-        let conv = try JSONSerialization.data(withJSONObject: conversations(), options: [.prettyPrinted, .sortedKeys])
+        let conv = try JSONSerialization.data(withJSONObject: conversations(languages: languages), options: [.prettyPrinted, .sortedKeys])
         try conv.write(to: URL(fileURLWithPath: directory + "/conversations.json"))
         var sentences: [String] = []
         for e in entities {
-            for lang in Self.languages {
+            for lang in languages {
                 for a in Attribute.allCases { sentences.append(statement(e, a, lang)); sentences.append(question(e, a, lang)) }
             }
         }

@@ -62,10 +62,15 @@ public final class Parameters: @unchecked Sendable {
     public var trainableIndices: [Int] { gradientViews.indices.filter { gradientViews[$0] != nil } }
 
     /// Makes exactly the tensors whose names match one of `patterns` trainable (`*` any run
-    /// of characters, `?` one) and re-lays the gradient arena for them. Returns their names.
+    /// of characters, `?` one; a pattern starting with `!` excludes what it matches, so
+    /// `["*", "!*.wings.*"]` is everything but Wings' learners) and re-lays the gradient arena
+    /// for them. Returns their names.
     @discardableResult
     public func setTrainable(matching patterns: [String]) -> [String] {
-        let chosen = table.indices.filter { i in patterns.contains { Glob.matches(table[i].name, pattern: $0) } }
+        let include = patterns.filter { !$0.hasPrefix("!") }, exclude = patterns.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()) }
+        let chosen = table.indices.filter { i in
+            include.contains { Glob.matches(table[i].name, pattern: $0) } && !exclude.contains { Glob.matches(table[i].name, pattern: $0) }
+        }
         gradients = chosen.isEmpty ? nil : Arena(capacity: Arena.capacity(for: chosen.map { table[$0].shape }))
         gradientViews = Array(repeating: nil, count: table.count)
         for i in chosen { gradientViews[i] = gradients!.allocate(table[i].shape) }

@@ -237,3 +237,16 @@ extension Decoder {
         return grown
     }
 }
+
+extension MultimodalModel {
+    /// A copy with fresh Wings learners on the decoder (tower and projector copied).
+    public func attachingWings(_ wings: WingsConfig, seed: UInt64) -> MultimodalModel {
+        var c = config
+        c.textConfig.wings = wings
+        let grown = MultimodalModel(config: c)
+        grown.decoder.parameters.values.all.copy(from: decoder.attachingWings(wings, seed: seed).parameters.values.all)
+        grown.encoder.parameters.values.all.copy(from: encoder.parameters.values.all)
+        grown.projector.parameters.values.all.copy(from: projector.parameters.values.all)
+        return grown
+    }
+}

@@ -34,14 +34,15 @@ public final class AdamW: @unchecked Sendable {
     /// Steps taken so far (t of the last update).
     public private(set) var step = 0
     public let state: Arena
-    /// Trainable tensors (table, index) and their first and second moments.
-    let slots: [(set: Parameters, index: Int, m: Tensor, v: Tensor)]
+    /// Trainable tensors (table, index), their first and second moments and learning-rate multiplier.
+    let slots: [(set: Parameters, index: Int, m: Tensor, v: Tensor, lrScale: Float)]
 
     public convenience init(parameters: Parameters, config: AdamWConfig) {
         self.init(parameterSets: [parameters], config: config)
     }
 
-    public init(parameterSets: [Parameters], config: AdamWConfig) {
+    /// `lrMultiplier(name)` scales the learning rate (and so the decoupled decay) of one tensor.
+    public init(parameterSets: [Parameters], config: AdamWConfig, lrMultiplier: (String) -> Float = { _ in 1 }) {
         self.parameterSets = parameterSets
         self.config = config
         let trainable = parameterSets.flatMap { p in p.trainableIndices.map { (p, $0) } }
@@ -49,7 +50,7 @@ public final class AdamW: @unchecked Sendable {
             trainable.map { p, i in (allocate(p.table[i].shape), allocate(p.table[i].shape)) }
         }
         state = arena
-        slots = zip(trainable, moments).map { ($0.0, $0.1, $1.0, $1.1) }
+        slots = zip(trainable, moments).map { ($0.0, $0.1, $1.0, $1.1, lrMultiplier($0.0.table[$0.1].name)) }
     }
 
     /// One update with learning rate `lr` from the gradients now in `parameters`.
@@ -58,7 +59,8 @@ public final class AdamW: @unchecked Sendable {
         let c = config
         let b1 = c.beta1, b2 = c.beta2, eps = c.eps
         let correction1 = 1 - powf(b1, Float(step)), correction2 = 1 - powf(b2, Float(step))
-        for slot in slots {
+        for slot in slots where slot.lrScale > 0 {
+            let lr = lr * slot.lrScale
             let p = slot.set.value(at: slot.index), g = slot.set.gradient(at: slot.index)!
             let m = slot.m, v = slot.v
             let decay = slot.set.table[slot.index].decays ? 1 - lr * c.weightDecay : 1

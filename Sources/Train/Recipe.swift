@@ -63,9 +63,11 @@ public struct EvalSuiteSpec: Codable, Sendable, Equatable {
     public var limit: Int?
     /// The metric charted and compared: `acc` or `acc_norm` (continuation mode only).
     public var metric: String
+    /// How image questions are framed: the template the model was instructed with (default chatml).
+    public var template: ChatTemplate
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, path, mode, shots, split, limit, metric
+        case name, path, mode, shots, split, limit, metric, template
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -77,6 +79,7 @@ public struct EvalSuiteSpec: Codable, Sendable, Equatable {
         split = try c.decodeIfPresent(String.self, forKey: .split) ?? "test"
         limit = try c.decodeIfPresent(Int.self, forKey: .limit)
         metric = try c.decodeIfPresent(String.self, forKey: .metric) ?? (mode == .continuation ? "acc_norm" : "acc")
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
     }
 }
 
@@ -90,9 +93,11 @@ public struct ModelSource: Codable, Sendable, Equatable {
     public var initializerRange: Float?
     /// A vision tower and projector to attach (multimodal stages need them; a multimodal base has them).
     public var vision: VisionSpec?
+    /// Wings' learners to attach to the decoder (fresh: they change nothing until they train).
+    public var wings: WingsConfig?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case base, architecture, initializerRange = "initializer_range", vision
+        case base, architecture, initializerRange = "initializer_range", vision, wings
     }
 }
 
@@ -121,7 +126,8 @@ public struct VisionSpec: Codable, Sendable, Equatable {
 
 /// What a stage trains on, and its defaults.
 ///
-/// - `text`: text only; the decoder trains (`trainable` matches decoder tensors only).
+/// - `text`: text only; the decoder trains (`trainable` matches decoder tensors only; Wings'
+///   learners, if any, stay frozen by default).
 /// - `vision`: pretrains the vision tower by captioning (as CapPa): images and captions, the
 ///   tower and projector train through the frozen language model; template `plain`.
 /// - `align`: LLaVA stage 1: template `plain`, the projector trains.
@@ -136,7 +142,7 @@ public enum StageKind: String, Codable, Sendable, CaseIterable {
 
     public var defaultTrainable: [String] {
         switch self {
-        case .text: ["*"]
+        case .text: ["*", "!*.wings.*"]
         case .vision: ["vision_tower.*", "multi_modal_projector.*"]
         case .align: ["multi_modal_projector.*"]
         case .instruct: ["multi_modal_projector.*", "model.*", "lm_head.*"]
@@ -173,6 +179,10 @@ public struct Stage: Codable, Sendable, Equatable {
     public var loggingSteps: Int
     public var evalSteps: Int?
     public var skipBadSamples: Bool
+    /// Learning-rate multipliers by parameter-name glob (the longest matching glob wins; 1 when
+    /// none matches): `{"model.*": 0.1, "model.layers.*.wings.*": 1}` trains the LLM at a tenth
+    /// of the rate of Wings' learners (the paper's stage 2).
+    public var lrMultipliers: [String: Float]
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, data, evalData = "eval_data", template, systemPrompt = "system_prompt", trainable
@@ -182,6 +192,7 @@ public struct Stage: Codable, Sendable, Equatable {
         case gradientAccumulationSteps = "gradient_accumulation_steps", modelMaxLength = "model_max_length"
         case maxSteps = "max_steps", numTrainEpochs = "num_train_epochs", saveSteps = "save_steps"
         case loggingSteps = "logging_steps", evalSteps = "eval_steps", skipBadSamples = "skip_bad_samples"
+        case lrMultipliers = "lr_multipliers"
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -211,6 +222,12 @@ public struct Stage: Codable, Sendable, Equatable {
         loggingSteps = try c.decodeIfPresent(Int.self, forKey: .loggingSteps) ?? 10
         evalSteps = try c.decodeIfPresent(Int.self, forKey: .evalSteps)
         skipBadSamples = try c.decodeIfPresent(Bool.self, forKey: .skipBadSamples) ?? false
+        lrMultipliers = try c.decodeIfPresent([String: Float].self, forKey: .lrMultipliers) ?? [:]
+    }
+
+    /// The learning-rate multiplier of the tensor `name` (`lr_multipliers`).
+    public func lrMultiplier(for name: String) -> Float {
+        lrMultipliers.filter { Glob.matches(name, pattern: $0.key) }.max { $0.key.count < $1.key.count }?.value ?? 1
     }
 
     public var adamW: AdamWConfig {

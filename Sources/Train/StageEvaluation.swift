@@ -62,6 +62,7 @@ final class StageEvaluation {
         for (spec, suite) in zip(specs, suites) {
             if suite.isMultimodal && model.multimodal == nil { continue }
             let evaluator = model.multimodal.map { Evaluator(model: $0, tokenizer: tokenizer) } ?? Evaluator(decoder: model.decoder, tokenizer: tokenizer)
+            evaluator.template = spec.template
             let result = try evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit), modelName: point)
             try ModelDirectory.writeAtomically(result.json(), to: resultPath(point, spec.name))
             let value = spec.metric == "acc_norm" ? (result.overall.accNorm ?? result.overall.acc) : result.overall.acc

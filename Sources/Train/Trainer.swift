@@ -125,7 +125,7 @@ public final class Trainer {
                 + "; \(trainable.count)/\(allTensors.count) tensors train (\(trainableCount) of \(model.parameterCount) parameters)")
 
             let runner = StepRunner(model: model, multimodal: multimodal, batch: B, sequence: T, pad: pad)
-            let optimizer = AdamW(parameterSets: model.parameterSets, config: stage.adamW)
+            let optimizer = AdamW(parameterSets: model.parameterSets, config: stage.adamW, lrMultiplier: stage.lrMultiplier(for:))
             var step = 0, position = Batcher.Position()
             if let s = resumeHere, let dir = try Checkpoint.latest(outputDir: out) {
                 try Checkpoint.restore(optimizer, from: dir)
@@ -202,8 +202,16 @@ public final class Trainer {
         if let g = recipe.generate { summary.samples = try sample(decoder, tokenizer, g) }
         if let e = evaluation, !e.table.isEmpty { log("\n" + e.table) }
         summary.seconds = Date().timeIntervalSince(started)
+        var record: [String: Any] = ["seed": recipe.seed, "seconds": summary.seconds, "global_steps": globalStep, "resumed": state != nil]
+        if let loss = summary.losses.last, loss.isFinite { record["final_loss"] = Double(loss) }
+        try ModelDirectory.writeAtomically(JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
+                                           to: out + "/" + Self.summaryFile)
         return summary
     }
+
+    /// Written into the output directory at the end of a run: seed, wall seconds (of this
+    /// process: a resumed run counts from its restart), steps, final loss.
+    public static let summaryFile = "run_summary.json"
 
     /// The model and tokenizer the first stage starts from: the base checkpoint or a new decoder,
     /// with a new vision tower and projector attached when `model.vision` asks for them.
@@ -220,6 +228,11 @@ public final class Trainer {
                 throw TrainError("\(base): the tokenizer has \(tokenizer.vocabularySize) pieces but the multimodal model \(m.config.textConfig.vocabSize) rows")
             }
             log("model: \(base) (multimodal, \(m.parameterCount) parameters)")
+            if let wings = recipe.model.wings, m.config.textConfig.wings == nil {
+                let grown = m.attachingWings(wings, seed: recipe.seed &+ 3)
+                log("wings: \(wingsSummary(grown.decoder))")
+                return (.multimodal(grown), tokenizer)
+            }
             return (.multimodal(m), tokenizer)
         } else if let base = recipe.model.base {
             decoder = try ModelDirectory.loadDecoder(base)
@@ -237,6 +250,11 @@ public final class Trainer {
             log("vocabulary: \(decoder.config.vocabSize) -> \(tokenizer.vocabularySize) rows (new rows start at the mean embedding)")
             decoder = decoder.resizingVocabulary(to: tokenizer.vocabularySize)
         }
+        if let wings = recipe.model.wings, decoder.config.wings == nil {
+            try wings.validate(file: "'model.wings'", layerCount: decoder.config.numHiddenLayers)
+            decoder = decoder.attachingWings(wings, seed: recipe.seed &+ 3)
+            log("wings: \(wingsSummary(decoder))")
+        }
         guard let v = recipe.model.vision else { return (.text(decoder), tokenizer) }
         guard let imageToken = tokenizer.id(of: SpecialTokens.image) else {
             throw TrainError("\(tokenizerPath): the tokenizer has no '\(SpecialTokens.image)' piece; add it with special_tokens")
@@ -253,6 +271,14 @@ public final class Trainer {
             + "\(v.architecture.numHiddenLayers) layers; \(v.projectorType.rawValue) projector; \(m.imageTokens) visual tokens per image "
             + "(\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
         return (.multimodal(m), tokenizer)
+    }
+
+    /// "visual and textual learners of rank r on layers …, N parameters".
+    func wingsSummary(_ decoder: Decoder) -> String {
+        let w = decoder.config.wings!
+        let count = decoder.parameters.table.filter { $0.name.contains(".wings.") }.reduce(0) { $0 + $1.count }
+        return "visual and textual learners of rank \(w.rank) and a router over \(w.routerMaxKeys) keys on layers "
+            + "\(w.chosenLayers(of: decoder.config.numHiddenLayers).map(String.init).joined(separator: ",")) (\(count) parameters, B = 0: no change yet)"
     }
 
     /// Mean loss over every sample of `dataset`, batched like training.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Data
 
 struct DataCommand: ParsableCommand {
@@ -7,6 +8,16 @@ struct DataCommand: ParsableCommand {
         abstract: "Generate the project's own data.",
         subcommands: [ToyWorldCommand.self, KnowledgeSuiteCommand.self, ToyScenesCommand.self, SceneSuiteCommand.self]
     )
+
+    /// Parses a `--languages` list; an unknown code is an error naming it.
+    static func languages(_ list: String) throws -> [String] {
+        let chosen = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let bad = chosen.first(where: { !ToyWorld.languages.contains($0) }) {
+            throw DataError("--languages: unknown language '\(bad)' (the toy world speaks \(ToyWorld.languages.joined(separator: ", ")))")
+        }
+        guard !chosen.isEmpty else { throw DataError("--languages: name at least one language") }
+        return chosen
+    }
 
     struct ToyWorldCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -19,12 +30,14 @@ struct DataCommand: ParsableCommand {
         @Option(help: "World seed.") var seed: UInt64 = 7
         @Option(help: "Number of entities.") var entities = 48
         @Option(help: "Orderings of each profile document.") var variants = 4
+        @Option(help: "Comma-separated languages to write (en, zh, pt, ar, tr, ru).") var languages = ToyWorld.languages.joined(separator: ",")
 
         func run() throws {
             try runReportingErrors {
                 let world = ToyWorld(seed: seed, entities: entities)
-                try world.write(to: out, variants: variants)
-                print("wrote \(out): \(entities) entities x \(ToyWorld.languages.count) languages")
+                let chosen = try DataCommand.languages(languages)
+                try world.write(to: out, variants: variants, languages: chosen)
+                print("wrote \(out): \(entities) entities x \(chosen.count) languages")
             }
         }
     }
@@ -58,10 +71,11 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Output directory.") var out: String
         @Option(help: "Scene seed.") var seed: UInt64 = 11
         @Option(help: "Number of scenes.") var count = 480
+        @Option(help: "Comma-separated languages of the captions and questions (en, zh, pt, ar, tr, ru).") var languages = ToyWorld.languages.joined(separator: ",")
 
         func run() throws {
             try runReportingErrors {
-                try ToyScenes(seed: seed, count: count).write(to: out)
+                try ToyScenes(seed: seed, count: count).write(to: out, languages: try DataCommand.languages(languages))
                 print("wrote \(out): \(count) scenes")
             }
         }

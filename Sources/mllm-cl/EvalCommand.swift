@@ -8,7 +8,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score multiple-choice suites and report forgetting.",
-        subcommands: [Run.self, Compare.self],
+        subcommands: [Run.self, Compare.self, Runs.self],
         defaultSubcommand: Run.self
     )
 
@@ -93,6 +93,20 @@ struct EvalCommand: ParsableCommand {
                     try ModelDirectory.writeAtomically(encoder.encode(report), to: json)
                 }
             }
+        }
+    }
+}
+
+extension EvalCommand {
+    struct Runs: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print one table over training runs: each suite before and after, and the wall time.",
+            discussion: "Reads OUTPUT_DIR/forgetting.json and OUTPUT_DIR/run_summary.json of each run. Runs named NAME-seedN also get a mean row per NAME.")
+
+        @Argument(help: "Training output directories.") var directories: [String]
+
+        func run() throws {
+            try runReportingErrors { print(try RunComparison.load(directories).markdown(), terminator: "") }
         }
     }
 }

@@ -43,6 +43,21 @@ struct OptimizerTests {
         #expect(p.value("frozen").array == [0, 0, 0])
     }
 
+    /// A tensor's learning-rate multiplier scales its step; a pattern with `!` excludes from training.
+    @Test func learningRateMultiplierScalesTheStep() {
+        let full = parameters(), half = parameters()
+        let c = AdamWConfig(beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0)
+        AdamW(parameterSets: [full], config: c).update(lr: 0.01)
+        AdamW(parameterSets: [half], config: c, lrMultiplier: { $0 == "w" ? 0.5 : 1 }).update(lr: 0.01)
+        let start: [Float] = [1, -2, 3, 0.5]
+        for i in 0..<4 {
+            let dFull = full.value("w")[i] - start[i], dHalf = half.value("w")[i] - start[i]
+            #expect(abs(dHalf - 0.5 * dFull) < 1e-6, "w[\(i)]: moved \(dHalf), the full rate moved \(dFull)")
+        }
+        #expect(half.value("b").array == full.value("b").array)
+        #expect(parameters().setTrainable(matching: ["*", "!b"]) == ["w", "frozen"])
+    }
+
     @Test func clippingScalesToMaxNorm() {
         let p = parameters()
         let norm = GradientClipping.clip(p, maxNorm: 0.5)

@@ -1,4 +1,5 @@
 import Data
+import Model
 import Foundation
 import TestSupport
 import Testing
@@ -26,7 +27,7 @@ struct RecipeTests {
 
     @Test func validRecipeDecodesWithDefaults() throws {
         let r = try RecipeLoader.decode(TinyRecipe.yaml(directory: dir), file: "recipe.yaml")
-        #expect(r.stages.count == 2 && r.stages[0].template == .chatml && r.stages[0].trainable == ["*"])
+        #expect(r.stages.count == 2 && r.stages[0].template == .chatml && r.stages[0].trainable == ["*", "!*.wings.*"])
         #expect(r.stages[1].gradientAccumulationSteps == 2 && r.stages[1].data[1].weight == 0.5)
         #expect(r.model.architecture?.numKeyValueHeads == 2)
     }
@@ -79,5 +80,17 @@ struct RecipeTests {
         let r = try RecipeLoader.decode(TinyRecipe.yaml(directory: dir), file: "recipe.yaml", overrides: ["stages.0.max_steps=8"])
         let again = try RecipeLoader.decode(RecipeLoader.yaml(r), file: "saved.yaml")
         #expect(again == r)
+    }
+
+    /// `model.wings` (defaults filled in, keys checked) and `lr_multipliers` (the longest matching glob wins).
+    @Test func wingsAndLearningRateMultipliers() throws {
+        let r = try RecipeLoader.decode(TinyRecipe.yaml(directory: dir), file: "recipe.yaml", overrides: [
+            "model.wings={rank: 4}", #"stages.0.lr_multipliers={"model.*": 0.1, "model.layers.*.wings.*": 1}"#])
+        #expect(r.model.wings == WingsConfig(rank: 4, routerMaxKeys: 256))
+        #expect(r.stages[0].lrMultiplier(for: "model.layers.0.mlp.up_proj.weight") == 0.1)
+        #expect(r.stages[0].lrMultiplier(for: "model.layers.3.wings.visual.q_proj.lora_A.weight") == 1)
+        #expect(r.stages[0].lrMultiplier(for: "multi_modal_projector.linear_1.weight") == 1)
+        #expect(r.stages[1].lrMultiplier(for: "model.layers.0.mlp.up_proj.weight") == 1)
+        #expect(error(TinyRecipe.yaml(directory: dir), overrides: ["model.wings={rank: 4, rnak: 2}"]).contains("unknown key 'rnak' in 'model.wings' (did you mean 'rank'?)"))
     }
 }

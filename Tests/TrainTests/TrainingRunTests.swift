@@ -187,4 +187,40 @@ struct TrainingRunTests {
         let rest = try run(mm("mm-parts"), resume: true)
         #expect(rest.losses == Array(full.losses[8...]), "resumed from instruct-step2, inside a multimodal stage")
     }
+
+    /// Wings on the multimodal recipe: learners attached fresh (B = 0) stay untouched through the
+    /// text and vision stages, align trains the projector and the visual learners only, instruct
+    /// trains learners, router and LM (at a fifth of the rate); checkpoints carry the learners and
+    /// resuming inside instruct continues exactly.
+    @Test func wingsStagesTrainTheirGroupsAndResumeExactly() throws {
+        try ToyScenes(seed: 3, count: 12).write(to: dir + "/scenes")
+        func wings(_ out: String) throws -> Recipe {
+            try RecipeLoader.decode(TinyRecipe.multimodalYAML(directory: dir), file: "mm.yaml", overrides: [
+                "output_dir=\(dir)/\(out)", "model.wings={rank: 2, router_max_keys: 48}",
+                #"stages.2.trainable=["multi_modal_projector.*", "model.layers.*.wings.visual.*"]"#,
+                #"stages.3.trainable=["multi_modal_projector.*", "vision_tower.*", "model.*"]"#,
+                #"stages.3.lr_multipliers={"model.*": 0.2, "model.layers.*.wings.*": 1}"#,
+            ])
+        }
+        let full = try run(wings("wings-full"))
+        #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
+        func load(_ name: String) throws -> Decoder { try MultimodalModel.load("\(dir)/wings-full/checkpoints/\(name)").decoder }
+        let vision = try load("vision-step2"), align = try load("align-step2"), last = try load("instruct-step4")
+        #expect(last.config.wings == WingsConfig(rank: 2, routerMaxKeys: 48))
+        func tensors(_ d: Decoder, _ pattern: String) -> [Float] {
+            d.parameters.table.filter { Glob.matches($0.name, pattern: pattern) }.flatMap { d.parameters.value($0.name).array }
+        }
+        #expect(tensors(vision, "*.wings.*lora_B*").allSatisfy { $0 == 0 }, "text and vision stages leave the learners at B = 0")
+        #expect(tensors(vision, "*.wings.visual.*") != tensors(align, "*.wings.visual.*"))
+        #expect(tensors(vision, "*.wings.textual.*") == tensors(align, "*.wings.textual.*"))
+        #expect(tensors(vision, "*.wings.router.*") == tensors(align, "*.wings.router.*"))
+        #expect(tensors(vision, "model.layers.*.mlp.*") == tensors(align, "model.layers.*.mlp.*"))
+        #expect(tensors(align, "*.wings.textual.*") != tensors(last, "*.wings.textual.*"))
+        #expect(tensors(align, "*.wings.router.*") != tensors(last, "*.wings.router.*"))
+        #expect(tensors(align, "model.layers.*.mlp.*") != tensors(last, "model.layers.*.mlp.*"))
+
+        _ = try run(wings("wings-parts"), stopAfter: 9)
+        let rest = try run(wings("wings-parts"), resume: true)
+        #expect(rest.losses == Array(full.losses[8...]), "resumed from instruct-step2, inside a Wings stage")
+    }
 }

@@ -1,0 +1,83 @@
+import Foundation
+
+/// One table over several training runs' output directories: per run, each suite's score before
+/// training and after the last stage (from `forgetting.json`), and the wall time (from
+/// `run_summary.json`). Runs whose names differ only by a `-seedN` suffix also get a mean row.
+public struct RunComparison: Sendable {
+    public struct Run: Sendable {
+        public let name: String
+        public let seed: Int?
+        public let seconds: Double?
+        /// Suite → (metric, initial, last) for the suite's metric, and acc too when the metric is acc_norm.
+        public let scores: [String: [(metric: String, initial: Double?, last: Double?)]]
+    }
+
+    public let runs: [Run]
+    public let suites: [String]
+
+    /// Reads `DIR/forgetting.json` (and `DIR/run_summary.json` when present) of each directory.
+    public static func load(_ directories: [String]) throws -> RunComparison {
+        var runs: [Run] = [], suites: [String] = []
+        for dir in directories {
+            let file = dir + "/forgetting.json"
+            guard let data = FileManager.default.contents(atPath: file) else { throw EvalError("\(file): not found (has the run evaluated anything?)") }
+            guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let bySuite = json["suites"] as? [String: [String: Any]] else {
+                throw EvalError("\(file): not a forgetting report (expected 'points' and 'suites')")
+            }
+            var scores: [String: [(String, Double?, Double?)]] = [:]
+            for (suite, entry) in bySuite.sorted(by: { $0.key < $1.key }) {
+                if !suites.contains(suite) { suites.append(suite) }
+                let metric = entry["metric"] as? String ?? "acc"
+                let metrics = metric == "acc_norm" ? ["acc", "acc_norm"] : [metric]
+                scores[suite] = metrics.map { m in
+                    let values = (entry[m] as? [Any] ?? []).map { $0 as? Double }
+                    return (m, values.first ?? nil, values.last ?? nil)
+                }
+            }
+            var seed: Int?, seconds: Double?
+            if let data = FileManager.default.contents(atPath: dir + "/run_summary.json"),
+               let summary = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                seed = summary["seed"] as? Int
+                seconds = summary["seconds"] as? Double
+            }
+            runs.append(Run(name: URL(fileURLWithPath: dir).lastPathComponent, seed: seed, seconds: seconds, scores: scores))
+        }
+        return RunComparison(runs: runs, suites: suites)
+    }
+
+    /// The run's name without a trailing `-seedN`.
+    static func group(_ name: String) -> String {
+        guard let r = name.range(of: "-seed[0-9]+$", options: .regularExpression) else { return name }
+        return String(name[..<r.lowerBound])
+    }
+
+    /// The Markdown table: one row per run, then a mean row per group of two or more seeds.
+    public func markdown() -> String {
+        func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
+        let columns = suites.flatMap { s in (runs.first { $0.scores[s] != nil }?.scores[s] ?? []).map { (s, $0.metric) } }
+        var out = "| run | seed | " + columns.map { "\($0.0) \($0.1): before → after (Δ)" }.joined(separator: " | ") + " | wall time |\n"
+        out += "|---|---:|" + columns.map { _ in "---:|" }.joined() + "---:|\n"
+        func row(_ name: String, _ seed: String, _ runs: [Run]) -> String {
+            var cells: [String] = []
+            for (suite, metric) in columns {
+                let pairs = runs.compactMap { $0.scores[suite]?.first { $0.metric == metric } }
+                let initial = mean(pairs.compactMap(\.initial)), last = mean(pairs.compactMap(\.last))
+                let delta = initial.flatMap { i in last.map { $0 - i } }
+                cells.append("\(f(initial)) → \(f(last)) (\(delta.map { String(format: "%+.4f", $0) } ?? "–"))")
+            }
+            let seconds = mean(runs.compactMap(\.seconds)).map { String(format: "%.1f s", $0) } ?? "–"
+            return "| \(name) | \(seed) | " + cells.joined(separator: " | ") + " | \(seconds) |\n"
+        }
+        for r in runs { out += row(r.name, r.seed.map(String.init) ?? "–", [r]) }
+        var groups: [String] = []
+        for r in runs where !groups.contains(Self.group(r.name)) { groups.append(Self.group(r.name)) }
+        for g in groups {
+            let members = runs.filter { Self.group($0.name) == g }
+            if members.count > 1 { out += row("**\(g) (mean)**", "\(members.count) seeds", members) }
+        }
+        return out
+    }
+
+    func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+}
