@@ -45,6 +45,9 @@ public final class Evaluator {
     let scorer: LogLikelihood
     let bos: [Int32]
     private lazy var vision = multimodal.map { ($0.encoder.makeActivations(batch: 1), $0.projector.makeActivations(rows: $0.imageTokens)) }
+    private lazy var moe = multimodal.flatMap { m in m.moe.map { _ in m.moe!.makeActivations(images: 1, tokens: m.imageTokens, maxGuidance: scorer.maxLength) } }
+    /// Parrot: the routing weights of every image question scored so far, with its language.
+    public private(set) var routing: [(language: String?, weights: [Float])] = []
 
     public init(decoder: Decoder, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
         self.decoder = decoder
@@ -131,6 +134,9 @@ public final class Evaluator {
         let (text, _) = template.render([Turn(.human, SpecialTokens.image + "\n" + question)])
         let prompt = template == .chatml ? text + SpecialTokens.turnStart + "assistant\n" : text
         let promptTokens = tokenizer.encode(prompt)
+        if m.moeActive, let moe {
+            routing.append((item.language, m.routeImage(projected.output, guidanceTokens: bos + promptTokens, moe)))
+        }
         var context = bos, visual: [Int: UnsafePointer<Float>] = [:]
         for t in promptTokens {
             guard t == Int32(c.imageTokenIndex) else { context.append(t); continue }

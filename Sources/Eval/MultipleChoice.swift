@@ -37,6 +37,12 @@ public struct MultipleChoiceSuite: Sendable {
     public var itemCount: Int { subjects.reduce(0) { $0 + $1.items.count } }
     /// Whether any item comes with an image.
     public var isMultimodal: Bool { subjects.contains { $0.items.contains { $0.image != nil } } }
+
+    public init(name: String, subjects: [(name: String, items: [MultipleChoiceItem])], examples: [String: [MultipleChoiceItem]] = [:]) {
+        self.name = name
+        self.subjects = subjects
+        self.examples = examples
+    }
 }
 
 /// How items are scored (as lm-evaluation-harness does).

@@ -5,7 +5,11 @@ import Foundation
 ///   `DIR/{split}/{subject}_{split}.csv` (scored; `{subject}.csv` also works, as CMMLU names them);
 /// - a CSV file (one subject, named after the file);
 /// - a JSONL file: `{"question", "choices": [2…10], "answer": index or letter, "subject"?, "delimiter"?}`,
-///   multimodal with `"image"` (relative to the file's folder), `"language"` and `"category"` (the subject).
+///   multimodal with `"image"` (relative to the file's folder), `"language"` and `"category"` (the subject);
+///   MMMB's names `"options"` and `"image_path"` are accepted too;
+/// - an MMMB-style TSV file: a header row naming `question`, the options (`A`, `B`, … columns, or
+///   `options` as a JSON list), `answer` (a letter), and optionally `language`, `category` and
+///   `image_path` (relative to the file's folder); other columns (`index`, …) are ignored.
 /// CSV rows are `question,A,B,C,D,answer` with no header (MMLU) or after a header row
 /// `,Question,A,B,C,D,Answer` whose first column is an index (CMMLU).
 public enum SuiteLoader {
@@ -17,7 +21,8 @@ public enum SuiteLoader {
         let name = (path as NSString).lastPathComponent
         if isDirectory.boolValue { return try loadDirectory(path, split: split) }
         let subject = ((name as NSString).deletingPathExtension as NSString).lastPathComponent
-        let items = path.hasSuffix(".jsonl") ? try loadJSONL(path, defaultSubject: subject) : try loadCSV(path, subject: subject)
+        let items = path.hasSuffix(".jsonl") ? try loadJSONL(path, defaultSubject: subject)
+            : path.hasSuffix(".tsv") ? try loadTSV(path, defaultSubject: subject) : try loadCSV(path, subject: subject)
         guard !items.isEmpty else { throw EvalError("\(path): no questions") }
         let grouped = Dictionary(grouping: items, by: \.subject)
         return MultipleChoiceSuite(name: name, subjects: grouped.keys.sorted().map { ($0, grouped[$0]!) }, examples: [:])
@@ -76,7 +81,7 @@ public enum SuiteLoader {
             let at = "\(path):\(i + 1)"
             guard let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { throw EvalError("\(at): not a JSON object") }
             guard let question = o["question"] as? String else { throw EvalError("\(at): missing string 'question'") }
-            guard let choices = o["choices"] as? [String], (2...10).contains(choices.count) else {
+            guard let choices = (o["choices"] ?? o["options"]) as? [String], (2...10).contains(choices.count) else {
                 throw EvalError("\(at): 'choices' must be a list of 2 to 10 strings")
             }
             let answer: Int?
@@ -89,13 +94,60 @@ public enum SuiteLoader {
                 throw EvalError("\(at): 'answer' must be an index 0..<\(choices.count) or a letter A..\(letters[choices.count - 1])")
             }
             var image: String?
-            if let relative = o["image"] {
+            if let relative = o["image"] ?? o["image_path"] {
                 guard let r = relative as? String, !r.isEmpty else { throw EvalError("\(at): 'image' must be a path") }
                 image = r.hasPrefix("/") ? r : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(r)
             }
             let subject = (o["subject"] as? String) ?? (o["category"] as? String) ?? defaultSubject
             items.append(MultipleChoiceItem(question: question, choices: choices, answer: answer, subject: subject,
                                             delimiter: (o["delimiter"] as? String) ?? " ", source: at, image: image, language: o["language"] as? String))
+        }
+        return items
+    }
+
+    /// MMMB-style TSV (see the type's comment). Every error names the file and line.
+    static func loadTSV(_ path: String, defaultSubject: String) throws -> [MultipleChoiceItem] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw EvalError("\(path): not a UTF-8 text file")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        guard let header = lines.first?.split(separator: "\t", omittingEmptySubsequences: false).map({ $0.lowercased() }) else {
+            throw EvalError("\(path): empty file")
+        }
+        func column(_ name: String) -> Int? { header.firstIndex(of: name) }
+        guard let q = column("question"), let a = column("answer") else {
+            throw EvalError("\(path):1: the header must name 'question' and 'answer' columns (got \(header.joined(separator: ", ")))")
+        }
+        let letterColumns = letters.map { column($0.lowercased()) }.prefix { $0 != nil }.compactMap { $0 }
+        let options = column("options")
+        guard letterColumns.count >= 2 || options != nil else { throw EvalError("\(path):1: no option columns (A, B, … or options)") }
+        if column("image") != nil && column("image_path") == nil {
+            throw EvalError("\(path):1: images embedded as base64 ('image') are not read; give each item's file in an 'image_path' column")
+        }
+        var items: [MultipleChoiceItem] = []
+        for (i, line) in lines.enumerated().dropFirst() where !line.allSatisfy({ $0 == " " }) {
+            let at = "\(path):\(i + 1)", f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == header.count else { throw EvalError("\(at): \(f.count) fields, the header has \(header.count)") }
+            var choices: [String]
+            if let o = options {
+                guard let list = try? JSONSerialization.jsonObject(with: Data(f[o].utf8)) as? [String] else {
+                    throw EvalError("\(at): 'options' must be a JSON list of strings")
+                }
+                choices = list
+            } else {
+                choices = letterColumns.map { f[$0] }
+                while let last = choices.last, last.isEmpty { choices.removeLast() }  // fewer options than columns
+            }
+            guard (2...10).contains(choices.count) else { throw EvalError("\(at): \(choices.count) options, expected 2 to 10") }
+            guard let answer = answerIndex(f[a].trimmingCharacters(in: .whitespaces), choices: choices.count) else {
+                throw EvalError("\(at): 'answer' \"\(f[a])\" is not a letter A..\(letters[choices.count - 1])")
+            }
+            let image = column("image_path").map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 }.map { r in
+                r.hasPrefix("/") ? r : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(r)
+            }
+            let category = column("category").map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+            items.append(MultipleChoiceItem(question: f[q], choices: choices, answer: answer, subject: category ?? defaultSubject,
+                                            source: at, image: image, language: column("language").map { f[$0] }))
         }
         return items
     }

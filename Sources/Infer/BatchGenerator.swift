@@ -112,6 +112,13 @@ public final class BatchGenerator {
             }
             m.encoder.forward(acts)
             m.projector.forward(acts.features.reshaped([B * F, vc.hiddenSize]), projected)
+            if m.moeActive, let moe = m.moe {
+                // Parrot: each image's tokens routed by its own prompt's text
+                let moeActs = moe.makeActivations(images: 1, tokens: F, maxGuidance: longest)
+                for (b, r) in requests.enumerated() where r.image != nil {
+                    m.routeImage(Tensor(projected.output.data + b * F * c.hiddenSize, shape: [F, c.hiddenSize]), guidanceTokens: prompts[b], moeActs)
+                }
+            }
             keepAlive = (acts, projected)
         }
 

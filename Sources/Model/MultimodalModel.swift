@@ -18,12 +18,14 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
     /// Pixel normalisation of the vision tower (CLIP's by default).
     public var imageMean: [Float]
     public var imageStd: [Float]
+    /// Parrot's mixture of experts on the visual tokens, when attached (this project's key).
+    public var parrot: ParrotConfig?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelType = "model_type", architectures, textConfig = "text_config", visionConfig = "vision_config"
         case projectorType = "mm_projector_type", visionFeatureLayer = "vision_feature_layer"
         case visionFeatureSelectStrategy = "vision_feature_select_strategy", imageTokenIndex = "image_token_index"
-        case imageMean = "image_mean", imageStd = "image_std"
+        case imageMean = "image_mean", imageStd = "image_std", parrot
     }
 
     public init(textConfig: DecoderConfig, visionConfig: VisionConfig, projectorType: Projector.Kind = .mlp2xGELU,
@@ -49,6 +51,7 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         imageTokenIndex = try c.decode(Int.self, forKey: .imageTokenIndex)
         imageMean = try c.decodeIfPresent([Float].self, forKey: .imageMean) ?? [0.48145466, 0.4578275, 0.40821073]
         imageStd = try c.decodeIfPresent([Float].self, forKey: .imageStd) ?? [0.26862954, 0.26130258, 0.27577711]
+        parrot = try c.decodeIfPresent(ParrotConfig.self, forKey: .parrot)
     }
 
     public func encode(to encoder: any Swift.Encoder) throws {
@@ -63,6 +66,7 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         try c.encode(imageTokenIndex, forKey: .imageTokenIndex)
         try c.encode(imageMean, forKey: .imageMean)
         try c.encode(imageStd, forKey: .imageStd)
+        try c.encodeIfPresent(parrot, forKey: .parrot)
     }
 
     public func validate(file: String) throws {
@@ -81,6 +85,12 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         guard imageMean.count == 3, imageStd.count == 3, imageStd.allSatisfy({ $0 > 0 }) else {
             throw ModelError("\(file): 'image_mean' and 'image_std' need 3 values (std positive)")
         }
+        if let parrot {
+            try parrot.validate(file: file)
+            guard visionFeatureSelectStrategy == "full" else {
+                throw ModelError("\(file): Parrot's MoE is guided by the class token: set 'vision_feature_select_strategy' to full (cls_patch)")
+            }
+        }
     }
 }
 
@@ -93,6 +103,10 @@ public final class MultimodalModel: @unchecked Sendable {
     public let decoder: Decoder
     public let encoder: VisionEncoder
     public let projector: Projector
+    /// Parrot's MoE (config `parrot`), applied to the projected tokens while `moeEnabled`.
+    public let moe: ParrotMoE?
+    /// Whether the MoE runs (Parrot's stage 1 trains the projector with it off).
+    public var moeEnabled = true
 
     public init(config: MultimodalConfig) {
         self.config = config
@@ -100,10 +114,14 @@ public final class MultimodalModel: @unchecked Sendable {
         encoder = VisionEncoder(config: config.visionConfig, selectLayer: config.visionFeatureLayer,
                                 keepClassToken: config.visionFeatureSelectStrategy == "full")
         projector = Projector(kind: config.projectorType, inputSize: config.visionConfig.hiddenSize, outputSize: config.textConfig.hiddenSize)
+        moe = config.parrot.map { ParrotMoE(config: $0, hidden: config.textConfig.hiddenSize) }
     }
 
-    /// The three parameter tables (each with its own arenas), decoder first.
-    public var parameterSets: [Parameters] { [decoder.parameters, encoder.parameters, projector.parameters] }
+    /// The parameter tables (each with its own arenas): decoder, tower, projector (, MoE).
+    public var parameterSets: [Parameters] { [decoder.parameters, encoder.parameters, projector.parameters] + (moe.map { [$0.parameters] } ?? []) }
+
+    /// The MoE runs in the forward pass.
+    public var moeActive: Bool { moe != nil && moeEnabled }
     public var parameterCount: Int { parameterSets.reduce(0) { $0 + $1.count } }
 
     /// Makes exactly the tensors matching `patterns` trainable, in all three parts; returns their names.

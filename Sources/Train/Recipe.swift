@@ -95,9 +95,12 @@ public struct ModelSource: Codable, Sendable, Equatable {
     public var vision: VisionSpec?
     /// Wings' learners to attach to the decoder (fresh: they change nothing until they train).
     public var wings: WingsConfig?
+    /// Parrot's mixture of experts to attach to the projector's output (needs the class token:
+    /// `vision_feature_select_strategy: full`).
+    public var parrot: ParrotConfig?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case base, architecture, initializerRange = "initializer_range", vision, wings
+        case base, architecture, initializerRange = "initializer_range", vision, wings, parrot
     }
 }
 
@@ -183,6 +186,9 @@ public struct Stage: Codable, Sendable, Equatable {
     /// none matches): `{"model.*": 0.1, "model.layers.*.wings.*": 1}` trains the LLM at a tenth
     /// of the rate of Wings' learners (the paper's stage 2).
     public var lrMultipliers: [String: Float]
+    /// Whether Parrot's MoE runs in this stage (default: in `instruct` stages only; the paper's
+    /// stage 1 trains the projector with it off).
+    public var parrotMoE: Bool?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, data, evalData = "eval_data", template, systemPrompt = "system_prompt", trainable
@@ -192,7 +198,7 @@ public struct Stage: Codable, Sendable, Equatable {
         case gradientAccumulationSteps = "gradient_accumulation_steps", modelMaxLength = "model_max_length"
         case maxSteps = "max_steps", numTrainEpochs = "num_train_epochs", saveSteps = "save_steps"
         case loggingSteps = "logging_steps", evalSteps = "eval_steps", skipBadSamples = "skip_bad_samples"
-        case lrMultipliers = "lr_multipliers"
+        case lrMultipliers = "lr_multipliers", parrotMoE = "parrot_moe"
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -223,7 +229,11 @@ public struct Stage: Codable, Sendable, Equatable {
         evalSteps = try c.decodeIfPresent(Int.self, forKey: .evalSteps)
         skipBadSamples = try c.decodeIfPresent(Bool.self, forKey: .skipBadSamples) ?? false
         lrMultipliers = try c.decodeIfPresent([String: Float].self, forKey: .lrMultipliers) ?? [:]
+        parrotMoE = try c.decodeIfPresent(Bool.self, forKey: .parrotMoE)
     }
+
+    /// Whether Parrot's MoE runs in this stage.
+    public var usesParrotMoE: Bool { parrotMoE ?? (kind == .instruct) }
 
     /// The learning-rate multiplier of the tensor `name` (`lr_multipliers`).
     public func lrMultiplier(for name: String) -> Float {

@@ -24,6 +24,7 @@ public enum RecipeLoader {
         return keys(Recipe.CodingKeys.self, [
             "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self, ["wings": keys(WingsConfig.CodingKeys.self)]),
                                                         "wings": keys(WingsConfig.CodingKeys.self),
+                                                        "parrot": keys(ParrotConfig.CodingKeys.self),
                                                         "vision": keys(VisionSpec.CodingKeys.self, ["architecture": keys(VisionConfig.CodingKeys.self)])]),
             "stages": .list(keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source)])),
             "generate": keys(GenerationSpec.CodingKeys.self),

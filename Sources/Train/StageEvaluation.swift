@@ -58,11 +58,12 @@ final class StageEvaluation {
     /// are scored once the model has a vision tower.
     func evaluate(_ point: String, model: TrainedModel, tokenizer: SentencePieceTokenizer) throws {
         try FileManager.default.createDirectory(atPath: "\(outputDir)/eval/\(point)", withIntermediateDirectories: true)
-        var line: [String] = []
+        var line: [String] = [], routing: [(language: String?, weights: [Float])] = []
         for (spec, suite) in zip(specs, suites) {
             if suite.isMultimodal && model.multimodal == nil { continue }
             let evaluator = model.multimodal.map { Evaluator(model: $0, tokenizer: tokenizer) } ?? Evaluator(decoder: model.decoder, tokenizer: tokenizer)
             evaluator.template = spec.template
+            defer { routing += evaluator.routing }
             let result = try evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit), modelName: point)
             try ModelDirectory.writeAtomically(result.json(), to: resultPath(point, spec.name))
             let value = spec.metric == "acc_norm" ? (result.overall.accNorm ?? result.overall.acc) : result.overall.acc
@@ -70,6 +71,40 @@ final class StageEvaluation {
         }
         log("eval after \(point == Self.initial ? "nothing (initial model)" : "stage '\(point)'"): " + line.joined(separator: ", "))
         try writeReport()
+        if !routing.isEmpty { try writeRouter(RouterReport(routing), point: point) }
+        if point == points.last, let m = model.multimodal { try evaluateMultimodal(m, tokenizer: tokenizer) }
+    }
+
+    /// Parrot: `eval/<point>/router.json`, and `router.md` / `router.svg` for the latest point.
+    func writeRouter(_ report: RouterReport, point: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try ModelDirectory.writeAtomically(encoder.encode(report), to: "\(outputDir)/eval/\(point)/router.json")
+        let md = "# Parrot routing after \(point)\n\nMean routing weight of each expert over the image questions of each language.\n\n" + report.markdown()
+        try ModelDirectory.writeAtomically(Data(md.utf8), to: outputDir + "/router.md")
+        try ModelDirectory.writeAtomically(Data(report.svg(title: "Mean routing weight per expert and language (after \(point))").utf8),
+                                           to: outputDir + "/router.svg")
+        log("routing after \(point) (mean weight per expert):\n" + report.markdown())
+    }
+
+    /// After the last stage: every image suite of the block as one suite, scored with accuracy per
+    /// language and per category (subject), in `eval/multimodal.json` (the eval JSON contract).
+    func evaluateMultimodal(_ m: MultimodalModel, tokenizer: SentencePieceTokenizer) throws {
+        let chosen = zip(specs, suites).filter { $0.1.isMultimodal }
+        guard let first = chosen.first else { return }
+        var bySubject: [String: [MultipleChoiceItem]] = [:]
+        for (_, suite) in chosen {
+            for (name, items) in suite.subjects { bySubject[name, default: []] += items }
+        }
+        let merged = MultipleChoiceSuite(name: "multimodal", subjects: bySubject.keys.sorted().map { ($0, bySubject[$0]!) }, examples: [:])
+        let evaluator = Evaluator(model: m, tokenizer: tokenizer)
+        evaluator.template = first.0.template
+        let options = EvalOptions(mode: first.0.mode, shots: 0, limit: nil)
+        let result = try evaluator.run(merged, options: options, modelName: points.last!)
+        try ModelDirectory.writeAtomically(result.json(), to: outputDir + "/eval/multimodal.json")
+        let languages = (result.languages ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value.acc))" }
+        log("multimodal (\(result.overall.n) image questions): acc \(String(format: "%.4f", result.overall.acc)); " + languages.joined(separator: ", ")
+            + " -> \(outputDir)/eval/multimodal.json")
     }
 
     func writeReport() throws {

@@ -39,8 +39,7 @@ public enum TrainedModel: @unchecked Sendable {
     public func setTrainable(matching patterns: [String], decoderOnly: Bool) -> [String] {
         guard let m = multimodal else { return decoder.parameters.setTrainable(matching: patterns) }
         if decoderOnly {
-            m.encoder.parameters.setTrainable(matching: [])
-            m.projector.parameters.setTrainable(matching: [])
+            for p in m.parameterSets.dropFirst() { p.setTrainable(matching: []) }
             return m.decoder.parameters.setTrainable(matching: patterns)
         }
         return m.setTrainable(matching: patterns)

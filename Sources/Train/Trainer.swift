@@ -95,6 +95,7 @@ public final class Trainer {
                 throw TrainError("stage '\(stage.name)': model_max_length \(T) exceeds the model's max_position_embeddings \(decoder.config.maxPositionEmbeddings)")
             }
             let multimodal = stage.kind.isMultimodal ? model.multimodal : nil
+            model.multimodal?.moeEnabled = stage.usesParrotMoE
             if stage.kind.isMultimodal && multimodal == nil {
                 throw TrainError("stage '\(stage.name)' (\(stage.kind.rawValue)) needs a vision tower: add 'model.vision' to the recipe or start from a multimodal base")
             }
@@ -228,12 +229,16 @@ public final class Trainer {
                 throw TrainError("\(base): the tokenizer has \(tokenizer.vocabularySize) pieces but the multimodal model \(m.config.textConfig.vocabSize) rows")
             }
             log("model: \(base) (multimodal, \(m.parameterCount) parameters)")
+            var model = m
             if let wings = recipe.model.wings, m.config.textConfig.wings == nil {
-                let grown = m.attachingWings(wings, seed: recipe.seed &+ 3)
-                log("wings: \(wingsSummary(grown.decoder))")
-                return (.multimodal(grown), tokenizer)
+                model = model.attachingWings(wings, seed: recipe.seed &+ 3)
+                log("wings: \(wingsSummary(model.decoder))")
             }
-            return (.multimodal(m), tokenizer)
+            if let parrot = recipe.model.parrot, model.config.parrot == nil {
+                model = try model.attachingParrot(parrot, seed: recipe.seed &+ 4)
+                log("parrot: \(parrotSummary(model))")
+            }
+            return (.multimodal(model), tokenizer)
         } else if let base = recipe.model.base {
             decoder = try ModelDirectory.loadDecoder(base)
             log("model: \(base) (\(decoder.parameters.count) parameters)")
@@ -259,14 +264,17 @@ public final class Trainer {
         guard let imageToken = tokenizer.id(of: SpecialTokens.image) else {
             throw TrainError("\(tokenizerPath): the tokenizer has no '\(SpecialTokens.image)' piece; add it with special_tokens")
         }
-        let config = MultimodalConfig(textConfig: decoder.config, visionConfig: v.architecture, projectorType: v.projectorType,
+        var config = MultimodalConfig(textConfig: decoder.config, visionConfig: v.architecture, projectorType: v.projectorType,
                                       visionFeatureLayer: v.visionFeatureLayer, visionFeatureSelectStrategy: v.visionFeatureSelectStrategy,
                                       imageTokenIndex: Int(imageToken))
+        config.parrot = recipe.model.parrot
         try config.validate(file: "'model.vision'")
         let m = MultimodalModel(config: config)
         m.decoder.parameters.values.all.copy(from: decoder.parameters.values.all)
         m.encoder.initialize(seed: recipe.seed &+ 1, std: recipe.model.initializerRange ?? 0.02)
         m.projector.initialize(seed: recipe.seed &+ 2, std: recipe.model.initializerRange ?? 0.02)
+        m.moe?.initialize(seed: recipe.seed &+ 4)
+        if m.moe != nil { log("parrot: \(parrotSummary(m))") }
         log("vision: new \(v.architecture.modelType) tower, \(v.architecture.imageSize) px, patch \(v.architecture.patchSize), width \(v.architecture.hiddenSize), "
             + "\(v.architecture.numHiddenLayers) layers; \(v.projectorType.rawValue) projector; \(m.imageTokens) visual tokens per image "
             + "(\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
@@ -279,6 +287,13 @@ public final class Trainer {
         let count = decoder.parameters.table.filter { $0.name.contains(".wings.") }.reduce(0) { $0 + $1.count }
         return "visual and textual learners of rank \(w.rank) and a router over \(w.routerMaxKeys) keys on layers "
             + "\(w.chosenLayers(of: decoder.config.numHiddenLayers).map(String.init).joined(separator: ",")) (\(count) parameters, B = 0: no change yet)"
+    }
+
+    /// "E SwiGLU experts of width I on the visual tokens, λ = …, N parameters".
+    func parrotSummary(_ m: MultimodalModel) -> String {
+        let p = m.config.parrot!
+        return "\(p.numExperts) SwiGLU experts of width \(p.intermediateSize) on the visual tokens, guided by the class token over the prompt, "
+            + "λ = \(p.residualScale)\(p.topK.map { ", top-\($0)" } ?? ", dense") (\(m.moe!.parameters.count) parameters)"
     }
 
     /// Mean loss over every sample of `dataset`, batched like training.
@@ -369,7 +384,10 @@ final class StepRunner {
 
     func forwardLoss() -> (loss: Float, count: Int) {
         if let mm, let m = multimodal { m.forward(mm) } else { model.decoder.forward(text) }
-        return model.decoder.loss(text)
+        let (loss, count) = model.decoder.loss(text)
+        // Parrot's optional load-balance term (0 unless load_balance_weight > 0)
+        let balance = multimodal.flatMap { m in m.moeActive && (mm?.imageCount ?? 0) > 0 ? mm?.moe?.balanceLoss : nil } ?? 0
+        return (loss + balance, count)
     }
 
     func backward(lossScale: Float) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Eval
+import Data
 import Foundation
 import Model
 import Tokenizer
@@ -18,9 +19,10 @@ struct EvalCommand: ParsableCommand {
             abstract: "Score a model on a multiple-choice suite (the default subcommand).",
             discussion: """
                 Suites: an MMLU-layout directory (dev/{subject}_dev.csv few-shot, {split}/{subject}_{split}.csv scored), \
-                a CSV file (MMLU columns, or CMMLU's header row), or a JSONL file \
+                a CSV file (MMLU columns, or CMMLU's header row), a JSONL file \
                 ({"question", "choices", "answer", "subject"?, "delimiter"?}; with "image", "language" and "category" a multimodal suite, \
-                scored with the model's vision tower and accuracy per language). \
+                scored with the model's vision tower and accuracy per language and category), or an MMMB-style TSV \
+                (header: question, A, B, ... or options, answer, language, category, image_path). \
                 letter mode: the MMLU k-shot prompt, argmax over " A", " B", ...; \
                 continuation mode: log-likelihood of each choice after the question (acc and acc_norm).
                 """
@@ -38,6 +40,8 @@ struct EvalCommand: ParsableCommand {
         var truncation: LogLikelihood.Truncation = .left
         @Option(help: "Write the result as JSON here.") var json: String?
         @Option(help: "Also score this model and print the forgetting table (baseline → --model).") var baseline: String?
+        @Option(help: "How image questions are framed: chatml or plain (the template the model was instructed with).")
+        var template: ChatTemplate = .chatml
 
         func run() throws {
             try runReportingErrors {
@@ -52,6 +56,7 @@ struct EvalCommand: ParsableCommand {
                     let evaluator = loaded.isMultimodal
                         ? Evaluator(model: try MultimodalModel.load(dir), tokenizer: tokenizer, truncation: options.truncation)
                         : Evaluator(decoder: try ModelDirectory.loadDecoder(dir), tokenizer: tokenizer, truncation: options.truncation)
+                    evaluator.template = template
                     print("\(dir): \(loaded.name), \(loaded.subjects.count) subjects, \(mode.rawValue) mode, \(options.resolvedShots) shots")
                     flushOutput()
                     var lastReport = Date.distantPast
@@ -63,6 +68,7 @@ struct EvalCommand: ParsableCommand {
                         else if done == total { print(line) }
                     }
                     print(result.markdown())
+                    if !evaluator.routing.isEmpty { print("Parrot routing (mean weight per expert):\n" + RouterReport(evaluator.routing).markdown()) }
                     print(String(format: "%d questions in %.1f s (%.1f questions/s)", result.overall.n, result.seconds ?? 0, result.questionsPerSecond ?? 0))
                     return result
                 }
@@ -112,4 +118,5 @@ extension EvalCommand {
 }
 
 extension ScoringMode: ExpressibleByArgument {}
+extension ChatTemplate: ExpressibleByArgument {}
 extension LogLikelihood.Truncation: ExpressibleByArgument {}

@@ -126,4 +126,38 @@ struct SuiteTests {
         #expect(prompt.hasPrefix("The following are multiple choice questions (with answers) about abstract algebra.\n\n"))
         #expect(prompt.components(separatedBy: "\nAnswer: ").count == 6 && prompt.hasSuffix("\nAnswer:"))
     }
+
+    /// MMMB-style TSV: header-named columns (extra ones ignored), options as letter columns
+    /// (trailing empty ones dropped) or a JSON list, images relative to the file, language and category.
+    @Test func mmmbStyleTSV() throws {
+        let path = write("mmmb.tsv", """
+            index\tquestion\tA\tB\tC\tD\tanswer\tcategory\tlanguage\timage_path
+            0\tWhat color?\tred\tblue\tgreen\twhite\tB\tcolor\ten\timages/a.png
+            1\tКакой формы?\tкруг\tквадрат\tтреугольник\t\tc\tshape\tru\t/abs/b.png
+
+            """)
+        let suite = try SuiteLoader.load(path)
+        #expect(suite.isMultimodal && suite.subjects.map(\.name) == ["color", "shape"])
+        let color = suite.subjects[0].items[0], shape = suite.subjects[1].items[0]
+        #expect(color.choices == ["red", "blue", "green", "white"] && color.answer == 1 && color.language == "en")
+        #expect(color.image == dir + "/images/a.png")
+        #expect(shape.choices.count == 3 && shape.answer == 2 && shape.image == "/abs/b.png" && shape.language == "ru")
+        let list = write("list.tsv", "question\toptions\tanswer\nQ?\t[\"x\", \"y\"]\tA\n")
+        #expect(try SuiteLoader.load(list).subjects[0].items[0].choices == ["x", "y"])
+        let bad = write("bad.tsv", "question\tA\tB\tanswer\nQ?\tx\ty\tE\n")
+        #expect(message { _ = try SuiteLoader.load(bad) } == "\(bad):2: 'answer' \"E\" is not a letter A..B")
+        let short = write("short.tsv", "question\tA\tB\tanswer\nQ?\tx\tA\n")
+        #expect(message { _ = try SuiteLoader.load(short) } == "\(short):2: 3 fields, the header has 4")
+        let base64 = write("b64.tsv", "question\tA\tB\tanswer\timage\nQ?\tx\ty\tA\tiVBOR\n")
+        #expect(message { _ = try SuiteLoader.load(base64) }.contains("'image_path' column"))
+    }
+
+    /// The router report averages each language's routing weights per expert.
+    @Test func routerReportMeans() {
+        let report = RouterReport([("en", [0.5, 0.5]), ("zh", [1, 0]), ("en", [0.7, 0.3])])
+        #expect(report.languages == ["en", "zh"] && report.counts == [2, 1])
+        #expect(abs(report.mean[0][0] - 0.6) < 1e-6 && abs(report.mean[0][1] - 0.4) < 1e-6 && report.mean[1] == [1, 0])
+        #expect(report.markdown().contains("| zh | 1 | 1.000 | 0.000 |"))
+        #expect(report.svg().hasPrefix("<svg") && report.svg().contains(">E1</text>"))
+    }
 }

@@ -223,4 +223,33 @@ struct TrainingRunTests {
         let rest = try run(wings("wings-parts"), resume: true)
         #expect(rest.losses == Array(full.losses[8...]), "resumed from instruct-step2, inside a Wings stage")
     }
+
+    /// Parrot on the multimodal recipe: the MoE stays untouched while align trains the projector
+    /// with it off, instruct trains it; the final evaluation writes eval/multimodal.json (per
+    /// language and category) and the routing report; checkpoints carry the MoE.
+    @Test func parrotStagesAndReports() throws {
+        try ToyScenes(seed: 3, count: 12).write(to: dir + "/scenes")
+        try ToyScenes(seed: 9, count: 2).writeSuite(to: dir + "/scene-suite", range: 0..<2)
+        let recipe = try RecipeLoader.decode(TinyRecipe.multimodalYAML(directory: dir), file: "mm.yaml", overrides: [
+            "output_dir=\(dir)/parrot", "model.vision.vision_feature_select_strategy=full",
+            "model.parrot={num_experts: 3, expert_intermediate_size: 8}",
+            #"stages.3.trainable=["multi_modal_projector.*", "multi_modal_moe.*", "model.*"]"#,
+            "eval={suites: [{name: en, path: \(dir)/scene-suite/en.jsonl, metric: acc}, {name: zh, path: \(dir)/scene-suite/zh.jsonl, metric: acc}]}",
+        ])
+        let losses = try run(recipe).losses
+        #expect(losses.count == 10 && losses.allSatisfy { $0.isFinite })
+        let moe = { (name: String) throws -> [Float] in
+            let model = try MultimodalModel.load("\(dir)/parrot/checkpoints/\(name)")
+            return withExtendedLifetime(model) { model.moe!.parameters.values.all.array }
+        }
+        let vision = try moe("vision-step2"), align = try moe("align-step2"), instruct = try moe("instruct-step4")
+        #expect(vision == align, "align runs with the MoE off")
+        #expect(align != instruct)
+        let result = try EvalResult.load("\(dir)/parrot/eval/multimodal.json")
+        #expect(result.overall.n == 2 * 2 * 4 && Set(result.languages!.keys) == ["en", "zh"])
+        #expect(Set(result.subjects.keys) == ["color", "count", "position", "shape"])
+        let router = try JSONDecoder().decode(RouterReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(dir)/parrot/eval/instruct/router.json")))
+        #expect(router.languages == ["en", "zh"] && router.counts == [8, 8] && router.experts == 3)
+        #expect(try String(contentsOfFile: "\(dir)/parrot/router.svg", encoding: .utf8).hasPrefix("<svg"))
+    }
 }
