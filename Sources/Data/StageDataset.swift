@@ -121,6 +121,21 @@ public struct StageDataset: Sendable {
         return Sample(tokens: tokens, supervised: supervised, image: image)
     }
 
+    /// This dataset with one more source of ready samples (a replay buffer) drawn at `weight`.
+    public func adding(samples: [Sample], weight: Double) -> StageDataset {
+        StageDataset(sequenceLength: sequenceLength, sources: sources + [samples], weights: weights + [weight],
+                     truncated: truncated, skipped: skipped, images: images)
+    }
+
+    init(sequenceLength: Int, sources: [[Sample]], weights: [Double], truncated: Int, skipped: Int, images: [[Float]]) {
+        self.sequenceLength = sequenceLength
+        self.sources = sources
+        self.weights = weights
+        self.truncated = truncated
+        self.skipped = skipped
+        self.images = images
+    }
+
     /// Samples drawn per epoch from source i: round(weight · size).
     public var samplesPerEpoch: Int { zip(sources, weights).reduce(0) { $0 + Int(($1.1 * Double($1.0.count)).rounded()) } }
     public var totalTokens: Int { sources.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } } }

@@ -117,7 +117,7 @@ public struct ToyScenes: Sendable {
     /// Writes the PNGs and, in LLaVA JSON with paths relative to `directory`, `captions.json`
     /// (align: `<image>` then the caption, in every language) and `conversations.json` (instruct:
     /// every category's question about every scene, in every language of `languages`).
-    public func write(to directory: String, languages: [String] = Self.languages) throws {
+    public func write(to directory: String, languages: [String] = Self.languages, categories: [Category] = Category.allCases) throws {
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         var captions: [[String: Any]] = [], conversations: [[String: Any]] = []
         for i in scenes.indices {
@@ -125,7 +125,7 @@ public struct ToyScenes: Sendable {
             for lang in languages {
                 captions.append(["id": "cap-\(i)-\(lang)", "image": Self.imageName(i),
                                  "conversations": [["from": "human", "value": "<image>\n"], ["from": "gpt", "value": Self.caption(scenes[i], lang)]]])
-                for c in Category.allCases {
+                for c in categories {
                     conversations.append(["id": "qa-\(i)-\(lang)-\(c.rawValue)", "image": Self.imageName(i),
                                           "conversations": [["from": "human", "value": "<image>\n" + Self.question(c, lang)],
                                                             ["from": "gpt", "value": Self.answer(scenes[i], c, lang)]]])
@@ -140,14 +140,15 @@ public struct ToyScenes: Sendable {
     /// A multiple-choice suite per language over scenes `range` (held out from training):
     /// `{lang}.jsonl` items `{"image", "question", "choices", "answer", "language", "category"}`
     /// with image paths relative to `directory`, and the PNGs in `directory/images`.
-    public func writeSuite(to directory: String, range: Range<Int>) throws {
+    public func writeSuite(to directory: String, range: Range<Int>, languages: [String] = Self.languages,
+                           categories: [Category] = Category.allCases) throws {
         try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
         for i in range { try ImageEncoder.writePNG(render(i), to: directory + "/" + Self.imageName(i)) }
-        for (l, lang) in Self.languages.enumerated() {
+        for (l, lang) in Self.languages.enumerated() where languages.contains(lang) {
             var rng = SeededGenerator(seed: seed &+ 100 &+ UInt64(l))
             var lines: [String] = []
             for i in range {
-                for c in Category.allCases {
+                for c in categories {
                     let right = Self.answer(scenes[i], c, lang)
                     var choices = [right] + Self.options(c, lang).filter { $0 != right }.shuffled(using: &rng).prefix(3)
                     choices.shuffle(using: &rng)

@@ -10,6 +10,8 @@ public struct RunComparison: Sendable {
         public let seconds: Double?
         /// Suite → (metric, initial, last) for the suite's metric, and acc too when the metric is acc_norm.
         public let scores: [String: [(metric: String, initial: Double?, last: Double?)]]
+        /// The task sequence's metrics (`continual.json`), when the run had one.
+        public let continual: ContinualMetrics?
     }
 
     public let runs: [Run]
@@ -41,7 +43,8 @@ public struct RunComparison: Sendable {
                 seed = summary["seed"] as? Int
                 seconds = summary["seconds"] as? Double
             }
-            runs.append(Run(name: URL(fileURLWithPath: dir).lastPathComponent, seed: seed, seconds: seconds, scores: scores))
+            let continual = FileManager.default.contents(atPath: dir + "/continual.json").flatMap { try? JSONDecoder().decode(ContinualMetrics.self, from: $0) }
+            runs.append(Run(name: URL(fileURLWithPath: dir).lastPathComponent, seed: seed, seconds: seconds, scores: scores, continual: continual))
         }
         return RunComparison(runs: runs, suites: suites)
     }
@@ -56,8 +59,10 @@ public struct RunComparison: Sendable {
     public func markdown() -> String {
         func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
         let columns = suites.flatMap { s in (runs.first { $0.scores[s] != nil }?.scores[s] ?? []).map { (s, $0.metric) } }
-        var out = "| run | seed | " + columns.map { "\($0.0) \($0.1): before → after (Δ)" }.joined(separator: " | ") + " | wall time |\n"
-        out += "|---|---:|" + columns.map { _ in "---:|" }.joined() + "---:|\n"
+        let sequence = runs.contains { $0.continual != nil }
+        let sequenceHeader = sequence ? " avg acc | last acc | BWT | forgetting |" : ""
+        var out = "| run | seed | " + columns.map { "\($0.0) \($0.1): before → after (Δ)" }.joined(separator: " | ") + " |\(sequenceHeader) wall time |\n"
+        out += "|---|---:|" + columns.map { _ in "---:|" }.joined() + (sequence ? "---:|---:|---:|---:|" : "") + "---:|\n"
         func row(_ name: String, _ seed: String, _ runs: [Run]) -> String {
             var cells: [String] = []
             for (suite, metric) in columns {
@@ -67,7 +72,13 @@ public struct RunComparison: Sendable {
                 cells.append("\(f(initial)) → \(f(last)) (\(delta.map { String(format: "%+.4f", $0) } ?? "–"))")
             }
             let seconds = mean(runs.compactMap(\.seconds)).map { String(format: "%.1f s", $0) } ?? "–"
-            return "| \(name) | \(seed) | " + cells.joined(separator: " | ") + " | \(seconds) |\n"
+            var tail = ""
+            if sequence {
+                let c = runs.compactMap(\.continual)
+                func g(_ v: Double?, _ signed: Bool = false) -> String { v.map { String(format: signed ? "%+.4f" : "%.4f", $0) } ?? "–" }
+                tail = " \(g(mean(c.map(\.averageAccuracy)))) | \(g(mean(c.map(\.lastAccuracy)))) | \(g(mean(c.compactMap(\.backwardTransfer)), true)) | \(g(mean(c.compactMap(\.forgetting)))) |"
+            }
+            return "| \(name) | \(seed) | " + cells.joined(separator: " | ") + " |\(tail) \(seconds) |\n"
         }
         for r in runs { out += row(r.name, r.seed.map(String.init) ?? "–", [r]) }
         var groups: [String] = []

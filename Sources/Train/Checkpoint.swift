@@ -2,6 +2,7 @@ import Data
 import Foundation
 import Model
 import SafeTensors
+import Tensor
 import Tokenizer
 
 /// Where a run stands: enough to continue it exactly (`trainer_state.json`).
@@ -61,9 +62,11 @@ public enum Checkpoint {
                  recipeYAML: recipeYAML, failpoint: failpoint)
     }
 
+    /// `extraState`: a continual-learning strategy's tensors (EWC's Fisher and anchor), saved in
+    /// `optimizer.safetensors` beside AdamW's moments.
     @discardableResult
     public static func save(outputDir: String, model: TrainedModel, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
-                            state: TrainerState, recipeYAML: String,
+                            state: TrainerState, recipeYAML: String, extraState: [(name: String, tensor: Tensor)] = [],
                             failpoint: ((String) throws -> Void)? = nil) throws -> String {
         let root = outputDir + "/checkpoints"
         let name = Self.name(stage: state.stage, step: state.step)
@@ -77,7 +80,7 @@ public enum Checkpoint {
         try failpoint?("model.safetensors")
         try tokenizer.save(to: temporary + "/tokenizer.model")
         try failpoint?("tokenizer.model")
-        let moments = optimizer.namedState.map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.tensor.shape, data: UnsafeBufferPointer($0.tensor.buffer)) }
+        let moments = (optimizer.namedState + extraState).map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.tensor.shape, data: UnsafeBufferPointer($0.tensor.buffer)) }
         try SafeTensorsWriter.write(moments, metadata: ["step": String(optimizer.step)], to: temporary + "/optimizer.safetensors")
         try failpoint?("optimizer.safetensors")
         let encoder = JSONEncoder()
@@ -120,10 +123,10 @@ public enum Checkpoint {
         }
     }
 
-    /// Restores AdamW's moments and step from `dir/optimizer.safetensors`.
-    public static func restore(_ optimizer: AdamW, from dir: String) throws {
+    /// Restores AdamW's moments and step (and `extraState`) from `dir/optimizer.safetensors`.
+    public static func restore(_ optimizer: AdamW, extraState: [(name: String, tensor: Tensor)] = [], from dir: String) throws {
         let file = try SafeTensorsFile(path: dir + "/optimizer.safetensors")
-        for (name, tensor) in optimizer.namedState { try file.read(name, into: tensor.buffer, shape: tensor.shape) }
+        for (name, tensor) in optimizer.namedState + extraState { try file.read(name, into: tensor.buffer, shape: tensor.shape) }
         guard let step = file.metadata["step"].flatMap(Int.init) else {
             throw TrainError("\(file.path): no 'step' in the metadata")
         }

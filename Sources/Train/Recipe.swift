@@ -47,8 +47,26 @@ public struct Recipe: Codable, Sendable, Equatable {
 /// The text-only suites a run scores before its first stage and after each stage.
 public struct EvalSpec: Codable, Sendable, Equatable {
     public var suites: [EvalSuiteSpec]
+    /// A task sequence: which stage learns which suite's task, in order. Once every one of these
+    /// stages has been evaluated, `OUTPUT/continual.{json,md,svg}` hold the accuracy matrix and
+    /// average accuracy, last accuracy, BWT and average forgetting.
+    public var tasks: [EvalTaskSpec]
 
-    public enum CodingKeys: String, CodingKey, CaseIterable { case suites }
+    public enum CodingKeys: String, CodingKey, CaseIterable { case suites, tasks }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        suites = try c.decode([EvalSuiteSpec].self, forKey: .suites)
+        tasks = try c.decodeIfPresent([EvalTaskSpec].self, forKey: .tasks) ?? []
+    }
+}
+
+/// One task of a sequence: the stage that learns it and the suite (by name) that measures it.
+public struct EvalTaskSpec: Codable, Sendable, Equatable {
+    public var stage: String
+    public var suite: String
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case stage, suite }
 }
 
 /// One suite of the `eval` block.
@@ -189,6 +207,10 @@ public struct Stage: Codable, Sendable, Equatable {
     /// Whether Parrot's MoE runs in this stage (default: in `instruct` stages only; the paper's
     /// stage 1 trains the projector with it off).
     public var parrotMoE: Bool?
+    /// Continual learning: replay earlier stages' text-only samples in this one.
+    public var replay: ReplaySpec?
+    /// Continual learning: elastic weight consolidation toward the previous stage's weights.
+    public var ewc: EWCSpec?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, data, evalData = "eval_data", template, systemPrompt = "system_prompt", trainable
@@ -198,7 +220,7 @@ public struct Stage: Codable, Sendable, Equatable {
         case gradientAccumulationSteps = "gradient_accumulation_steps", modelMaxLength = "model_max_length"
         case maxSteps = "max_steps", numTrainEpochs = "num_train_epochs", saveSteps = "save_steps"
         case loggingSteps = "logging_steps", evalSteps = "eval_steps", skipBadSamples = "skip_bad_samples"
-        case lrMultipliers = "lr_multipliers", parrotMoE = "parrot_moe"
+        case lrMultipliers = "lr_multipliers", parrotMoE = "parrot_moe", replay, ewc
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -230,6 +252,8 @@ public struct Stage: Codable, Sendable, Equatable {
         skipBadSamples = try c.decodeIfPresent(Bool.self, forKey: .skipBadSamples) ?? false
         lrMultipliers = try c.decodeIfPresent([String: Float].self, forKey: .lrMultipliers) ?? [:]
         parrotMoE = try c.decodeIfPresent(Bool.self, forKey: .parrotMoE)
+        replay = try c.decodeIfPresent(ReplaySpec.self, forKey: .replay)
+        ewc = try c.decodeIfPresent(EWCSpec.self, forKey: .ewc)
     }
 
     /// Whether Parrot's MoE runs in this stage.
@@ -263,5 +287,41 @@ public struct GenerationSpec: Codable, Sendable, Equatable {
         expect = try c.decodeIfPresent([String].self, forKey: .expect)
         maxNewTokens = try c.decodeIfPresent(Int.self, forKey: .maxNewTokens) ?? 32
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 0
+    }
+}
+
+/// Text-only replay: a buffer of `buffer_size` text-only samples drawn (seeded) from `data` (what
+/// the base model learned before this recipe) or, without it, from every earlier stage's data,
+/// mixed into this stage so that they make up `ratio` of the samples of each epoch.
+public struct ReplaySpec: Codable, Sendable, Equatable {
+    public var ratio: Double
+    public var bufferSize: Int
+    public var data: [DataSource]?
+    /// How `data`'s conversations are rendered (default chatml).
+    public var template: ChatTemplate
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case ratio, bufferSize = "buffer_size", data, template }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ratio = try c.decode(Double.self, forKey: .ratio)
+        bufferSize = try c.decodeIfPresent(Int.self, forKey: .bufferSize) ?? 1000
+        data = try c.decodeIfPresent([DataSource].self, forKey: .data)
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
+    }
+}
+
+/// Elastic weight consolidation: `lambda` (λ) and the number of batches of the previous stage's
+/// data that estimate the Fisher diagonal.
+public struct EWCSpec: Codable, Sendable, Equatable {
+    public var lambda: Float
+    public var batches: Int
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case lambda, batches }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        lambda = try c.decode(Float.self, forKey: .lambda)
+        batches = try c.decodeIfPresent(Int.self, forKey: .batches) ?? 16
     }
 }

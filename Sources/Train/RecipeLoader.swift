@@ -26,9 +26,11 @@ public enum RecipeLoader {
                                                         "wings": keys(WingsConfig.CodingKeys.self),
                                                         "parrot": keys(ParrotConfig.CodingKeys.self),
                                                         "vision": keys(VisionSpec.CodingKeys.self, ["architecture": keys(VisionConfig.CodingKeys.self)])]),
-            "stages": .list(keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source)])),
+            "stages": .list(keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source),
+                                                        "replay": keys(ReplaySpec.CodingKeys.self, ["data": .list(source)]), "ewc": keys(EWCSpec.CodingKeys.self)])),
             "generate": keys(GenerationSpec.CodingKeys.self),
-            "eval": keys(EvalSpec.CodingKeys.self, ["suites": .list(keys(EvalSuiteSpec.CodingKeys.self))]),
+            "eval": keys(EvalSpec.CodingKeys.self, ["suites": .list(keys(EvalSuiteSpec.CodingKeys.self)),
+                                                    "tasks": .list(keys(EvalTaskSpec.CodingKeys.self))]),
         ])
     }()
 
@@ -213,6 +215,18 @@ public enum RecipeLoader {
                 throw DataError("\(at(p + ["learning_rate"])): 'learning_rate' must be positive")
             }
             guard !s.data.isEmpty else { throw DataError("\(at(p + ["data"])): stage '\(s.name)' has no data") }
+            if let replay = s.replay {
+                guard i > 0 || replay.data != nil else { throw DataError("\(at(p + ["replay"])): the first stage has no earlier data to replay: give 'replay.data'") }
+                for (j, d) in (replay.data ?? []).enumerated() where !FileManager.default.fileExists(atPath: d.path) {
+                    throw DataError("\(at(p + ["replay", "data", String(j), "path"])): replay data file not found: \(d.path)")
+                }
+                guard replay.ratio > 0, replay.ratio < 1 else { throw DataError("\(at(p + ["replay", "ratio"])): 'replay.ratio' must lie strictly between 0 and 1") }
+                guard replay.bufferSize >= 1 else { throw DataError("\(at(p + ["replay", "buffer_size"])): 'replay.buffer_size' must be at least 1") }
+            }
+            if let ewc = s.ewc {
+                guard i > 0 else { throw DataError("\(at(p + ["ewc"])): the first stage has no previous stage to consolidate") }
+                guard ewc.lambda >= 0, ewc.batches >= 1 else { throw DataError("\(at(p + ["ewc"])): 'ewc.lambda' must be ≥ 0 and 'ewc.batches' ≥ 1") }
+            }
             for (key, list) in [("data", s.data), ("eval_data", s.evalData)] {
                 for (j, d) in list.enumerated() where !FileManager.default.fileExists(atPath: d.path) {
                     throw DataError("\(at(p + [key, String(j), "path"])): '\(display(p + [key, String(j), "path"]))': data file not found: \(d.path)")

@@ -39,7 +39,16 @@ final class StageEvaluation {
     /// The summary table of the last report (printed at the end of a run).
     private(set) var table = ""
 
+    let tasks: [EvalTaskSpec]
+
     init(spec: EvalSpec, stages: [String], outputDir: String, log: @escaping (String) -> Void) throws {
+        for t in spec.tasks {
+            guard stages.contains(t.stage) else { throw TrainError("eval.tasks: no stage named '\(t.stage)' (stages: \(stages.joined(separator: ", ")))") }
+            guard spec.suites.contains(where: { $0.name == t.suite }) else {
+                throw TrainError("eval.tasks: no suite named '\(t.suite)' in eval.suites (\(spec.suites.map(\.name).joined(separator: ", ")))")
+            }
+        }
+        tasks = spec.tasks
         specs = spec.suites
         suites = try spec.suites.map { try SuiteLoader.load($0.path, split: $0.split) }
         self.outputDir = outputDir
@@ -143,5 +152,33 @@ final class StageEvaluation {
         let chart = LineChart.svg(title: "Accuracy across stages", xLabels: points,
                                   series: specs.map { ($0.name, summary.suites[$0.name]!.values) })
         try ModelDirectory.writeAtomically(Data(chart.utf8), to: outputDir + "/forgetting.svg")
+        try writeContinual(summary)
+    }
+
+    /// The task sequence's accuracy matrix and metrics, once every task's stage has been evaluated.
+    func writeContinual(_ summary: Summary) throws {
+        guard !tasks.isEmpty else { return }
+        var matrix: [[Double]] = []
+        for row in tasks {
+            guard let i = points.firstIndex(of: row.stage) else { return }
+            var values: [Double] = []
+            for column in tasks {
+                guard let v = summary.suites[column.suite]?.values[i] else { return }
+                values.append(v)
+            }
+            matrix.append(values)
+        }
+        let names = tasks.map(\.suite)
+        let metrics = ContinualMetrics(tasks: names, accuracy: matrix)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try ModelDirectory.writeAtomically(encoder.encode(metrics), to: outputDir + "/continual.json")
+        let md = "# Task sequence\n\nAccuracy on each task (columns) after learning each task in turn (rows: the stage that learns it).\n\n"
+            + metrics.markdown()
+        try ModelDirectory.writeAtomically(Data(md.utf8), to: outputDir + "/continual.md")
+        let chart = LineChart.svg(title: "Accuracy per task across the sequence", xLabels: tasks.map(\.stage),
+                                  series: names.enumerated().map { j, name in (name, matrix.map { Optional($0[j]) }) })
+        try ModelDirectory.writeAtomically(Data(chart.utf8), to: outputDir + "/continual.svg")
+        log("task sequence:\n" + metrics.markdown())
     }
 }

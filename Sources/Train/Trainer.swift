@@ -107,9 +107,12 @@ public final class Trainer {
                 StageDataset.Vision(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
                                     imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
             }
-            let dataset = try StageDataset(sources: stage.data, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer,
+            var dataset = try StageDataset(sources: stage.data, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer,
                                            template: stage.template, system: stage.systemPrompt, sequenceLength: T,
                                            skipBadSamples: stage.skipBadSamples, vision: vision)
+            if let replay = stage.replay {
+                dataset = try withReplay(dataset, replay, stageIndex: stageIndex, tokenizer: tokenizer, vision: vision)
+            }
             let evalSet = stage.evalData.isEmpty ? nil : try StageDataset(
                 sources: stage.evalData, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer, template: stage.template,
                 system: stage.systemPrompt, sequenceLength: T, skipBadSamples: stage.skipBadSamples, vision: vision)
@@ -128,10 +131,13 @@ public final class Trainer {
             let runner = StepRunner(model: model, multimodal: multimodal, batch: B, sequence: T, pad: pad)
             let optimizer = AdamW(parameterSets: model.parameterSets, config: stage.adamW, lrMultiplier: stage.lrMultiplier(for:))
             var step = 0, position = Batcher.Position()
+            let ewc = stage.ewc.map { EWC(parameterSets: model.parameterSets, lambda: $0.lambda) }
             if let s = resumeHere, let dir = try Checkpoint.latest(outputDir: out) {
-                try Checkpoint.restore(optimizer, from: dir)
+                try Checkpoint.restore(optimizer, extraState: ewc?.namedState ?? [], from: dir)
                 step = s.step
                 position = s.dataPosition
+            } else if let ewc, let spec = stage.ewc {
+                try estimateFisher(ewc, spec, stageIndex: stageIndex, runner: runner, tokenizer: tokenizer, vision: vision)
             }
             let batcher = Batcher(dataset: dataset, batchSize: B, seed: recipe.seed &+ UInt64(stageIndex) &* 1_000_003, position: position)
             let schedule = LRSchedule(kind: stage.lrSchedulerType, lr: stage.learningRate, warmupSteps: stage.warmupSteps,
@@ -144,7 +150,7 @@ public final class Trainer {
                 let st = TrainerState(stage: stage.name, stageIndex: stageIndex, step: step, totalSteps: totalSteps, globalStep: globalStep,
                                       dataPosition: batcher.position, seed: recipe.seed, loss: lastLoss)
                 let dir = try Checkpoint.save(outputDir: out, model: model, tokenizer: tokenizer, optimizer: optimizer, state: st,
-                                              recipeYAML: recipeYAML, failpoint: options.checkpointFailpoint)
+                                              recipeYAML: recipeYAML, extraState: ewc?.namedState ?? [], failpoint: options.checkpointFailpoint)
                 try Checkpoint.prune(outputDir: out, keep: recipe.saveTotalLimit)
                 summary.finalCheckpoint = dir
             }
@@ -163,6 +169,11 @@ public final class Trainer {
                     let (loss, count) = runner.forwardLoss()
                     runner.backward(lossScale: count > 0 ? 1 / (Float(count) * Float(accumulation)) : 0)
                     lossSum += loss
+                }
+                if let ewc {
+                    // L + (λ/2) Σ F (θ − θ*)²
+                    ewc.addGradient()
+                    lossSum += Float(accumulation) * ewc.penalty()
                 }
                 let gradNorm = GradientClipping.clip(model.parameterSets, maxNorm: stage.maxGradNorm)
                 let lr = schedule.rate(at: step)
@@ -279,6 +290,51 @@ public final class Trainer {
             + "\(v.architecture.numHiddenLayers) layers; \(v.projectorType.rawValue) projector; \(m.imageTokens) visual tokens per image "
             + "(\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
         return (.multimodal(m), tokenizer)
+    }
+
+    /// `dataset` plus a replay buffer: up to `buffer_size` text-only samples drawn (with the seed)
+    /// from every earlier stage's data, weighted to make up `ratio` of each epoch's samples.
+    func withReplay(_ dataset: StageDataset, _ replay: ReplaySpec, stageIndex: Int, tokenizer: SentencePieceTokenizer,
+                    vision: StageDataset.Vision?) throws -> StageDataset {
+        var pool: [Sample] = []
+        let origins: [(data: [DataSource], template: ChatTemplate, system: String?)] = replay.data.map { [($0, replay.template, nil)] }
+            ?? recipe.stages[..<stageIndex].map { ($0.data, $0.template, $0.systemPrompt) }
+        for origin in origins {
+            let d = try StageDataset(sources: origin.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
+                                     template: origin.template, system: origin.system, sequenceLength: dataset.sequenceLength,
+                                     skipBadSamples: false, vision: vision)
+            pool += d.sources.joined().filter { $0.image == nil }
+        }
+        guard !pool.isEmpty else { throw TrainError("replay: \(replay.data == nil ? "the earlier stages have" : "'replay.data' has") no text-only samples to replay") }
+        var rng = SeededGenerator(seed: recipe.seed &+ UInt64(stageIndex) &* 7_919)
+        pool.shuffle(using: &rng)
+        let buffer = Array(pool.prefix(replay.bufferSize))
+        // w·|buffer| / (w·|buffer| + current) = ratio
+        let weight = replay.ratio / (1 - replay.ratio) * Double(dataset.samplesPerEpoch) / Double(buffer.count)
+        log(String(format: "replay: %d text-only samples from %@, %.0f%% of each epoch (weight %.3f)", buffer.count,
+                   replay.data == nil ? "earlier stages" : "replay.data", 100 * replay.ratio, weight))
+        return dataset.adding(samples: buffer, weight: weight)
+    }
+
+    /// EWC's Fisher diagonal: the mean squared gradient over `batches` batches of the previous
+    /// stage's data, at the weights the stage starts from; gradients are zeroed afterwards.
+    func estimateFisher(_ ewc: EWC, _ spec: EWCSpec, stageIndex: Int, runner: StepRunner, tokenizer: SentencePieceTokenizer,
+                        vision: StageDataset.Vision?) throws {
+        let previous = recipe.stages[stageIndex - 1]
+        let data = try StageDataset(sources: previous.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
+                                    template: previous.template, system: previous.systemPrompt, sequenceLength: runner.text.sequence,
+                                    skipBadSamples: previous.skipBadSamples, vision: vision)
+        let batcher = Batcher(dataset: data, batchSize: runner.text.batch, seed: recipe.seed &+ UInt64(stageIndex) &* 104_729)
+        for _ in 0..<spec.batches {
+            for p in runner.model.parameterSets { p.zeroGradients() }
+            runner.load(batcher)
+            let (_, count) = runner.forwardLoss()
+            runner.backward(lossScale: count > 0 ? 1 / Float(count) : 0)
+            ewc.accumulate()
+        }
+        ewc.finishFisher()
+        for p in runner.model.parameterSets { p.zeroGradients() }
+        log("ewc: Fisher diagonal from \(spec.batches) batches of stage '\(previous.name)', λ = \(spec.lambda)")
     }
 
     /// "visual and textual learners of rank r on layers …, N parameters".

@@ -9,6 +9,19 @@ struct DataCommand: ParsableCommand {
         subcommands: [ToyWorldCommand.self, KnowledgeSuiteCommand.self, ToyScenesCommand.self, SceneSuiteCommand.self]
     )
 
+    /// Parses a `--categories` list; an unknown category is an error naming it.
+    static func categories(_ list: String) throws -> [ToyScenes.Category] {
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let chosen = try names.map { name in
+            guard let c = ToyScenes.Category(rawValue: name) else {
+                throw DataError("--categories: unknown category '\(name)' (color, shape, count, position)")
+            }
+            return c
+        }
+        guard !chosen.isEmpty else { throw DataError("--categories: name at least one category") }
+        return chosen
+    }
+
     /// Parses a `--languages` list; an unknown code is an error naming it.
     static func languages(_ list: String) throws -> [String] {
         let chosen = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -72,10 +85,13 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Scene seed.") var seed: UInt64 = 11
         @Option(help: "Number of scenes.") var count = 480
         @Option(help: "Comma-separated languages of the captions and questions (en, zh, pt, ar, tr, ru).") var languages = ToyWorld.languages.joined(separator: ",")
+        @Option(help: "Comma-separated question categories (color, shape, count, position): one task each for a task sequence.")
+        var categories = ToyScenes.Category.allCases.map(\.rawValue).joined(separator: ",")
 
         func run() throws {
             try runReportingErrors {
-                try ToyScenes(seed: seed, count: count).write(to: out, languages: try DataCommand.languages(languages))
+                try ToyScenes(seed: seed, count: count).write(to: out, languages: try DataCommand.languages(languages),
+                                                              categories: try DataCommand.categories(categories))
                 print("wrote \(out): \(count) scenes")
             }
         }
@@ -91,10 +107,14 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Output directory.") var out: String
         @Option(help: "Scene seed (differs from the training scenes').") var seed: UInt64 = 1011
         @Option(help: "Number of scenes.") var count = 48
+        @Option(help: "Comma-separated languages (en, zh, pt, ar, tr, ru).") var languages = ToyWorld.languages.joined(separator: ",")
+        @Option(help: "Comma-separated question categories (color, shape, count, position).")
+        var categories = ToyScenes.Category.allCases.map(\.rawValue).joined(separator: ",")
 
         func run() throws {
             try runReportingErrors {
-                try ToyScenes(seed: seed, count: count).writeSuite(to: out, range: 0..<count)
+                try ToyScenes(seed: seed, count: count).writeSuite(to: out, range: 0..<count, languages: try DataCommand.languages(languages),
+                                                                   categories: try DataCommand.categories(categories))
                 print("wrote \(out): \(count) scenes x 4 questions per language")
             }
         }

@@ -58,6 +58,31 @@ struct OptimizerTests {
         #expect(parameters().setTrainable(matching: ["*", "!b"]) == ["w", "frozen"])
     }
 
+    /// EWC: the penalty (λ/2) Σ F (θ − θ*)² and the gradient it adds, λ F (θ − θ*), agree with central
+    /// differences; F is the mean of the squared gradients accumulated; frozen tensors carry none.
+    @Test func ewcPenaltyGradientMatchesFiniteDifferences() {
+        let p = parameters()
+        let ewc = EWC(parameterSets: [p], lambda: 3)
+        #expect(ewc.arena.capacity == 2 * (16 + 16), "Fisher and anchor for w and b only")
+        ewc.accumulate()                                   // g as set by parameters()
+        p.gradient("w")!.copy(from: [0.3, -0.1, 0.2, 0.4])
+        p.gradient("b")!.copy(from: [0, 2])
+        ewc.accumulate()
+        ewc.finishFisher()
+        #expect(ewc.penalty() == 0, "at the anchor")
+        var rng = SeededGenerator(seed: 4)
+        for name in ["w", "b"] { let t = p.value(name); for i in 0..<t.count { t[i] += rng.normal() } }
+        p.zeroGradients()
+        ewc.addGradient()
+        let fisherW: [Float] = [(0.01 + 0.09) / 2, (0.04 + 0.01) / 2, (0.09 + 0.04) / 2, (0 + 0.16) / 2]
+        let gw = p.gradient("w")!, w = p.value("w"), start: [Float] = [1, -2, 3, 0.5]
+        for i in 0..<4 { #expect(abs(gw[i] - 3 * fisherW[i] * (w[i] - start[i])) < 1e-5) }
+        for name in ["w", "b"] {
+            let e = GradientCheck.relativeError(of: p.value(name), analytic: p.gradient(name)!, eps: 1e-2) { Double(ewc.penalty()) }
+            #expect(e < 1e-3, "\(name): relative error \(e)")
+        }
+    }
+
     @Test func clippingScalesToMaxNorm() {
         let p = parameters()
         let norm = GradientClipping.clip(p, maxNorm: 0.5)

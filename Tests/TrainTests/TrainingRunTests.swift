@@ -252,4 +252,24 @@ struct TrainingRunTests {
         #expect(router.languages == ["en", "zh"] && router.counts == [8, 8] && router.experts == 3)
         #expect(try String(contentsOfFile: "\(dir)/parrot/router.svg", encoding: .utf8).hasPrefix("<svg"))
     }
+
+    /// Replay and EWC in the second stage: the buffer joins the data, the Fisher is estimated from
+    /// the first stage's data, and resuming inside the stage (EWC state from the checkpoint)
+    /// continues the same loss curve exactly.
+    @Test func replayAndEWCResumeExactly() throws {
+        let extra = ["stages.1.replay={ratio: 0.3, buffer_size: 8}", "stages.1.ewc={lambda: 50, batches: 2}"]
+        var logs: [String] = []
+        var o = TrainOptions()
+        o.log = { logs.append($0) }
+        let full = try Trainer(recipe: recipe("cl-full", extra), options: o).run()
+        #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
+        #expect(logs.contains { $0.hasPrefix("replay: 8 text-only samples from earlier stages, 30% of each epoch") })
+        #expect(logs.contains { $0.hasPrefix("ewc: Fisher diagonal from 2 batches of stage 'pretrain'") })
+        _ = try run(recipe("cl-parts", extra), stopAfter: 8)
+        let rest = try run(recipe("cl-parts", extra), resume: true)
+        #expect(rest.losses == Array(full.losses[8...]))
+        let plain = try run(recipe("cl-plain"))
+        #expect(Array(plain.losses[..<6]) == Array(full.losses[..<6]), "the first stage is untouched")
+        #expect(plain.losses[6...] != full.losses[6...])
+    }
 }
