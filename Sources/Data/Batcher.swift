@@ -18,6 +18,14 @@ public final class Batcher: @unchecked Sendable {
     public private(set) var position: Position
     private var order: [(source: Int, index: Int)] = []
 
+    /// Where a batcher stands after dealing `samples` samples from the start (every epoch deals
+    /// `dataset.samplesPerEpoch`): for a batcher that deals a fixed number per optimizer step.
+    public static func position(afterSamples samples: Int, of dataset: StageDataset) -> Position {
+        let perEpoch = dataset.samplesPerEpoch
+        precondition(perEpoch > 0, "a dataset with no samples per epoch")
+        return Position(epoch: samples / perEpoch, cursor: samples % perEpoch)
+    }
+
     public init(dataset: StageDataset, batchSize: Int, seed: UInt64, position: Position = Position()) {
         precondition(batchSize > 0)
         self.dataset = dataset
@@ -44,11 +52,12 @@ public final class Batcher: @unchecked Sendable {
 
     /// Fills one batch of `batchSize` sequences of T = `dataset.sequenceLength` tokens:
     /// inputs, next-token targets (−100 where unsupervised or padding), the attention mask and,
-    /// when asked, each sequence's image (an index into `dataset.images`, or −1).
-    /// Returns the number of supervised targets.
+    /// when asked, each sequence's image (an index into `dataset.images`, or −1) and the index of
+    /// the source it came from. Returns the number of supervised targets.
     @discardableResult
     public func next(tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
-                     attentionMask: UnsafeMutablePointer<Int32>, pad: Int32, images: UnsafeMutablePointer<Int32>? = nil) -> Int {
+                     attentionMask: UnsafeMutablePointer<Int32>, pad: Int32, images: UnsafeMutablePointer<Int32>? = nil,
+                     sources: UnsafeMutablePointer<Int32>? = nil) -> Int {
         let T = dataset.sequenceLength
         var count = 0
         for b in 0..<batchSize {
@@ -62,6 +71,7 @@ public final class Batcher: @unchecked Sendable {
             let sample = dataset.sources[s][i]
             let n = sample.tokens.count
             images?[b] = Int32(sample.image ?? -1)
+            sources?[b] = Int32(s)
             for t in 0..<T {
                 let row = b * T + t
                 tokens[row] = t < n ? sample.tokens[t] : pad

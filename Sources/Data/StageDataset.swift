@@ -127,6 +127,12 @@ public struct StageDataset: Sendable {
                      truncated: truncated, skipped: skipped, images: images)
     }
 
+    /// One source of ready text-only samples, each drawn once per epoch.
+    public init(samples: [Sample], sequenceLength: Int) {
+        precondition(samples.allSatisfy { $0.image == nil }, "ready samples carry no image")
+        self.init(sequenceLength: sequenceLength, sources: [samples], weights: [1], truncated: 0, skipped: 0, images: [])
+    }
+
     init(sequenceLength: Int, sources: [[Sample]], weights: [Double], truncated: Int, skipped: Int, images: [[Float]]) {
         self.sequenceLength = sequenceLength
         self.sources = sources

@@ -50,9 +50,15 @@ public final class Decoder: @unchecked Sendable {
     }
 
     /// A decoder with zero weights (load or `initialize` them next); nothing trains until `setTrainable`.
-    public init(config: DecoderConfig) {
+    public convenience init(config: DecoderConfig) {
+        self.init(config: config, parameters: Parameters(Self.parameterTable(config)))
+    }
+
+    /// A decoder over existing parameters laid out by `parameterTable(config)`.
+    init(config: DecoderConfig, parameters: Parameters) {
+        precondition(parameters.table == Self.parameterTable(config), "parameters laid out for another config")
         self.config = config
-        parameters = Parameters(Self.parameterTable(config))
+        self.parameters = parameters
         rope = RoPE(headSize: config.headSize, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         let slot = Dictionary(uniqueKeysWithValues: parameters.table.enumerated().map { ($1.name, $0) })
         layerSlots = (0..<config.numHiddenLayers).map { l in
@@ -86,6 +92,13 @@ public final class Decoder: @unchecked Sendable {
         initializeWings(seed: seed &+ 0x5749_4e47)
     }
 
+    /// A frozen snapshot of this decoder as it is now (a distillation teacher): the tensors that
+    /// train get a copy; frozen tensors are shared, read-only views of this decoder's values
+    /// (they do not change while frozen), so a teacher costs memory only for what trains.
+    public func snapshot() -> Decoder {
+        Decoder(config: config, parameters: Parameters(snapshotOf: parameters, copying: Set(parameters.trainableIndices)))
+    }
+
     private func w(_ i: Int) -> Tensor { parameters.value(at: i) }
     private func w(_ i: Int?) -> Tensor? { i.map { parameters.value(at: $0) } }
     private func g(_ i: Int) -> Tensor? { parameters.gradient(at: i) }
@@ -98,14 +111,24 @@ public final class Decoder: @unchecked Sendable {
         Embedding.forward(out: acts.embeddings, ids: acts.tokens, table: w(embedSlot))
     }
 
-    /// Runs every layer and the head over `acts.embeddings`, leaving logits in `acts.logits`.
-    public func forwardLayers(_ acts: DecoderActivations) {
+    /// The residual stream entering layer `l` (N, C): the input embeddings for l = 0, else layer
+    /// l − 1's output. Overwriting it and calling `forwardLayers(acts, from: l)` reruns the top.
+    public func residualInput(_ acts: DecoderActivations, layer l: Int) -> Tensor {
+        precondition(l >= 0 && l < config.numHiddenLayers, "layer \(l) of \(config.numHiddenLayers)")
+        let N = acts.batch * acts.sequence
+        return l == 0 ? acts.embeddings.reshaped([N, config.hiddenSize]) : acts.layers[l - 1].out
+    }
+
+    /// Runs layers `from`… and the head over the residual stream entering layer `from` (the input
+    /// embeddings by default), leaving logits in `acts.logits`. Layers below `from` keep the
+    /// activations of the last full pass.
+    public func forwardLayers(_ acts: DecoderActivations, from first: Int = 0) {
         let B = acts.batch, T = acts.sequence
         let shape = AttentionShape(batch: B, queries: T, keys: T, heads: config.numAttentionHeads,
                                    kvHeads: config.numKeyValueHeads, headSize: config.headSize, causal: true)
         acts.wingsMasks?.update(batch: B, sequence: T, attentionMask: acts.attentionMask, imageRows: acts.replacedRows)
-        var x = acts.embeddings
-        for l in 0..<config.numHiddenLayers {
+        var x = first == 0 ? acts.embeddings : acts.layers[first - 1].out
+        for l in first..<config.numHiddenLayers {
             let a = acts.layers[l]
             block(l, x: x, a: a, sequence: T, startPosition: 0, attend: {
                 Attention.forward(y: a.attY, att: a.att, q: a.q, k: a.k, v: a.v, keyMask: acts.attentionMask, shape: shape)
@@ -160,15 +183,32 @@ public final class Decoder: @unchecked Sendable {
     /// logits to every trainable parameter's gradient (added into) and to `acts.inputGradient`.
     /// Overwrites `acts.logits` with their gradient. Call after `forward` and `loss`.
     public func backward(_ acts: DecoderActivations, lossScale: Float? = nil) {
-        let B = acts.batch, T = acts.sequence, c = config, d = acts.scratch
-        let count = (0..<(B * T)).reduce(0) { $0 + (acts.targets[$1] >= 0 ? 1 : 0) }
+        let N = acts.batch * acts.sequence
+        let count = (0..<N).reduce(0) { $0 + (acts.targets[$1] >= 0 ? 1 : 0) }
         let scale = lossScale ?? (count > 0 ? 1 / Float(count) : 0)
+        // dlogits = (softmax − onehot)·scale
+        CrossEntropy.backward(logitsToGradient: acts.logits, targets: acts.targets, scale: scale)
+        backward(logitGradient: acts)
+    }
+
+    /// Backpropagates the loss gradient that `acts.logits` holds (any loss over the logits: cross-
+    /// entropy above, distillation's KL) to every trainable parameter's gradient (added into) and
+    /// to `acts.inputGradient`.
+    ///
+    /// `downTo` l > 0 stops once `residualGradient` holds d loss / d `residualInput(acts, layer: l)`
+    /// (for l = 0 it is the whole input-embedding gradient, the Wings learners' path included, and
+    /// the embedding table is not touched); `parameterGradients: false` leaves every parameter
+    /// gradient as it was. Together they give the gradient with respect to a layer's input alone
+    /// (rehearsal feature augmentation).
+    public func backward(logitGradient acts: DecoderActivations, downTo first: Int = 0, parameterGradients: Bool = true) {
+        let B = acts.batch, T = acts.sequence, c = config, d = acts.scratch
         let shape = AttentionShape(batch: B, queries: T, keys: T, heads: c.numAttentionHeads,
                                    kvHeads: c.numKeyValueHeads, headSize: c.headSize, causal: true)
         let lastOut = c.numHiddenLayers > 0 ? acts.layers[c.numHiddenLayers - 1].out : acts.embeddings
+        func g(_ i: Int) -> Tensor? { parameterGradients ? parameters.gradient(at: i) : nil }
+        func g(_ i: Int?) -> Tensor? { i.flatMap(g) }
 
-        // logits = lm_head(lnf):  dlogits = (softmax − onehot)·scale;  dlnf = dlogits · W;  dW += dlogitsᵀ · lnf
-        CrossEntropy.backward(logitsToGradient: acts.logits, targets: acts.targets, scale: scale)
+        // logits = lm_head(lnf):  dlnf = dlogits · W;  dW += dlogitsᵀ · lnf
         d.dln.zero()
         Linear.backward(dx: d.dln, dw: g(lmHeadSlot), db: nil, dy: acts.logits, x: acts.lnf, w: w(lmHeadSlot))
         // lnf = RMSNorm(x_L)
@@ -176,7 +216,7 @@ public final class Decoder: @unchecked Sendable {
         acts.wingsScratch?.dembeddings.zero()
         RMSNorm.backward(dx: d.dres, dw: g(finalNormSlot), dy: d.dln, x: lastOut, w: w(finalNormSlot), rstd: acts.rstdf)
 
-        for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
+        for l in stride(from: c.numHiddenLayers - 1, through: first, by: -1) {
             let a = acts.layers[l], s = layerSlots[l]
             let x = l == 0 ? acts.embeddings : acts.layers[l - 1].out
             // out = h + down(act): dres flows to h unchanged; dact = dres · W_down
@@ -193,7 +233,7 @@ public final class Decoder: @unchecked Sendable {
             RMSNorm.backward(dx: d.dres, dw: g(s.postNorm), dy: d.dln, x: a.h, w: w(s.postNorm), rstd: a.rstd2)
             // h = h' + Wings' routed learners: dres becomes dh'; the router's gradient reaches the attention probabilities
             let routerGradient = wingsSlots[l] == nil ? nil : acts.wingsScratch?.drouterInput
-            if routerGradient != nil { learnersBackward(l, dres: d.dres, acts: acts) }
+            if routerGradient != nil { learnersBackward(l, dres: d.dres, acts: acts, parameterGradients: parameterGradients) }
             // h = x + o_proj(attY)
             d.dattY.zero()
             Linear.backward(dx: d.dattY, dw: g(s.o), db: g(s.oBias), dy: d.dres, x: a.attY, w: w(s.o))
@@ -212,8 +252,10 @@ public final class Decoder: @unchecked Sendable {
             // ln1 = RMSNorm(x): adds into dres, which now holds dx
             RMSNorm.backward(dx: d.dres, dw: g(s.inputNorm), dy: d.dln, x: x, w: w(s.inputNorm), rstd: a.rstd1)
         }
+        guard first == 0 else { return }
         // Wings' learners read the layer-0 embeddings as keys and values in every layer
         if let ws = acts.wingsScratch { Elementwise.add(d.dres, d.dres, ws.dembeddings) }
+        guard parameterGradients else { return }
         // embeddings = embed_tokens[tokens]
         if let ge = g(embedSlot) { Embedding.backward(dtable: ge, dout: d.dres, ids: acts.tokens, skip: acts.replacedRows) }
     }

@@ -118,6 +118,8 @@ public final class DecoderActivations: @unchecked Sendable {
 
     /// d(loss)/d(input embeddings), (B, T, C), valid after `backward`.
     public var inputGradient: Tensor { scratch.dres.reshaped([batch, sequence, embeddings.lastDimension]) }
+    /// (N, C): d(loss)/d(the residual stream entering the layer a `backward(logitGradient:downTo:)` stopped at).
+    public var residualGradient: Tensor { scratch.dres }
 
     /// Copies a batch in. `targets` negative = no loss; `attentionMask` nil = all tokens real.
     public func setBatch(tokens t: [Int32], targets y: [Int32], attentionMask m: [Int32]? = nil) {

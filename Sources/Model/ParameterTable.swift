@@ -37,7 +37,28 @@ public final class Parameters: @unchecked Sendable {
         valueViews = table.map { values.allocate($0.shape) }
         index = Dictionary(uniqueKeysWithValues: table.enumerated().map { ($1.name, $0) })
         gradientViews = Array(repeating: nil, count: table.count)
+        keepAlive = nil
     }
+
+    /// A read-only snapshot of `source` (nothing in it trains): the tensors at `copied` get memory
+    /// of their own holding their current values; every other tensor is a view of `source`'s
+    /// value, valid while `source` lives and meant for tensors that do not change (frozen ones).
+    public init(snapshotOf source: Parameters, copying copied: Set<Int>) {
+        table = source.table
+        index = source.index
+        let values = Arena(capacity: Arena.capacity(for: copied.sorted().map { source.table[$0].shape }))
+        self.values = values
+        valueViews = source.table.indices.map { i in
+            guard copied.contains(i) else { return source.valueViews[i] }
+            let t = values.allocate(source.table[i].shape)
+            t.copy(from: source.valueViews[i])
+            return t
+        }
+        gradientViews = Array(repeating: nil, count: table.count)
+        keepAlive = source
+    }
+    /// The parameters a snapshot's shared views point into.
+    private let keepAlive: Parameters?
 
     public var count: Int { table.reduce(0) { $0 + $1.count } }
 

@@ -143,8 +143,8 @@ extension Decoder {
         return LoRRA.Weights(qA: v(s.qA), qB: v(s.qB), kA: v(s.kA), kB: v(s.kB), vA: v(s.vA), vB: v(s.vB), oA: v(s.oA), oB: v(s.oB))
     }
 
-    func gradients(_ s: LoRRA.Weights<Int>) -> LoRRA.Weights<Tensor?> {
-        let g = { (i: Int) in self.parameters.gradient(at: i) }
+    func gradients(_ s: LoRRA.Weights<Int>, accumulate: Bool = true) -> LoRRA.Weights<Tensor?> {
+        let g = { (i: Int) in accumulate ? self.parameters.gradient(at: i) : nil }
         return LoRRA.Weights(qA: g(s.qA), qB: g(s.qB), kA: g(s.kA), kB: g(s.kB), vA: g(s.vA), vB: g(s.vB), oA: g(s.oA), oB: g(s.oB))
     }
 
@@ -188,8 +188,9 @@ extension Decoder {
 
     /// From dh'' in `dres`: adds the learners' and router's gradients, leaves dh' in `dres`, the
     /// router's gradient into the main attention's probabilities in `scratch.drouterInput`, and
-    /// adds the gradient into the layer-0 embeddings to `scratch.dembeddings`.
-    func learnersBackward(_ l: Int, dres: Tensor, acts: DecoderActivations) {
+    /// adds the gradient into the layer-0 embeddings to `scratch.dembeddings`; with
+    /// `parameterGradients` false the learners' and router's own gradients are not touched.
+    func learnersBackward(_ l: Int, dres: Tensor, acts: DecoderActivations, parameterGradients: Bool = true) {
         guard let s = wingsSlots[l], let wb = acts.wings[l], let ws = acts.wingsScratch else { return }
         let B = acts.batch, T = acts.sequence, N = B * T, C = config.hiddenSize
         let shape = learnerShape(batch: B, sequence: T), masks = acts.wingsMasks!, d = acts.scratch
@@ -210,15 +211,15 @@ extension Decoder {
                 ws.dweights.data[2 * n + 1] = dotT
             }
         }
-        WingsRouter.backward(dinput: ws.drouterInput, dW: parameters.gradient(at: s.routerWeight),
-                             db: parameters.gradient(at: s.routerBias), dweights: ws.dweights, weights: wb.weights,
+        let g = { (i: Int) in parameterGradients ? self.parameters.gradient(at: i) : nil }
+        WingsRouter.backward(dinput: ws.drouterInput, dW: g(s.routerWeight), db: g(s.routerBias), dweights: ws.dweights, weights: wb.weights,
                              input: wb.routerInput, routed: masks.routed, w: parameters.value(at: s.routerWeight))
         let scratch = LoRRA.Scratch(dq: d.dq, dk: d.dk, dv: d.dv, datt: d.datt, dy: d.dattY, dr: ws.dr)
         if images {
-            LoRRA.backward(weights(s.visual), gradients(s.visual), dout: ws.doutVisual, xq: wb.hPrime, xkv: x0, shape: shape,
+            LoRRA.backward(weights(s.visual), gradients(s.visual, accumulate: parameterGradients), dout: ws.doutVisual, xq: wb.hPrime, xkv: x0, shape: shape,
                            wb.visual, scratch, dxq: dres, dxkv: ws.dembeddings)
         }
-        LoRRA.backward(weights(s.textual), gradients(s.textual), dout: ws.doutTextual, xq: wb.hPrime, xkv: x0, shape: shape,
+        LoRRA.backward(weights(s.textual), gradients(s.textual, accumulate: parameterGradients), dout: ws.doutTextual, xq: wb.hPrime, xkv: x0, shape: shape,
                        wb.textual, scratch, dxq: dres, dxkv: ws.dembeddings)
     }
 }

@@ -211,6 +211,10 @@ public struct Stage: Codable, Sendable, Equatable {
     public var replay: ReplaySpec?
     /// Continual learning: elastic weight consolidation toward the previous stage's weights.
     public var ewc: EWCSpec?
+    /// Continual learning: distillation from the model as it was at the start of this stage.
+    public var distillation: DistillationSpec?
+    /// Continual learning: multi-layer rehearsal feature augmentation of the replayed samples.
+    public var featureAugmentation: FeatureAugmentationSpec?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, kind, data, evalData = "eval_data", template, systemPrompt = "system_prompt", trainable
@@ -220,7 +224,8 @@ public struct Stage: Codable, Sendable, Equatable {
         case gradientAccumulationSteps = "gradient_accumulation_steps", modelMaxLength = "model_max_length"
         case maxSteps = "max_steps", numTrainEpochs = "num_train_epochs", saveSteps = "save_steps"
         case loggingSteps = "logging_steps", evalSteps = "eval_steps", skipBadSamples = "skip_bad_samples"
-        case lrMultipliers = "lr_multipliers", parrotMoE = "parrot_moe", replay, ewc
+        case lrMultipliers = "lr_multipliers", parrotMoE = "parrot_moe", replay, ewc, distillation
+        case featureAugmentation = "feature_augmentation"
     }
 
     public init(from decoder: any Swift.Decoder) throws {
@@ -254,6 +259,8 @@ public struct Stage: Codable, Sendable, Equatable {
         parrotMoE = try c.decodeIfPresent(Bool.self, forKey: .parrotMoE)
         replay = try c.decodeIfPresent(ReplaySpec.self, forKey: .replay)
         ewc = try c.decodeIfPresent(EWCSpec.self, forKey: .ewc)
+        distillation = try c.decodeIfPresent(DistillationSpec.self, forKey: .distillation)
+        featureAugmentation = try c.decodeIfPresent(FeatureAugmentationSpec.self, forKey: .featureAugmentation)
     }
 
     /// Whether Parrot's MoE runs in this stage.
@@ -323,5 +330,42 @@ public struct EWCSpec: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         lambda = try c.decode(Float.self, forKey: .lambda)
         batches = try c.decodeIfPresent(Int.self, forKey: .batches) ?? 16
+    }
+}
+
+/// Distillation from a frozen teacher, the model as it was at the start of the stage: each
+/// optimizer step adds one text-only batch from `data` (default: every earlier stage's text-only
+/// samples) on which the loss is `weight` · τ² · KL(teacher ‖ student) at temperature τ over the
+/// scored tokens.
+public struct DistillationSpec: Codable, Sendable, Equatable {
+    public var weight: Float
+    public var temperature: Float
+    public var data: [DataSource]?
+    /// How `data`'s conversations are rendered (default chatml).
+    public var template: ChatTemplate
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case weight, temperature, data, template }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 2
+        data = try c.decodeIfPresent([DataSource].self, forKey: .data)
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
+    }
+}
+
+/// Multi-layer rehearsal feature augmentation (../shared/DESIGN.md): in each batch that holds
+/// replayed samples, a layer l is drawn uniformly and, for each replayed sample, β̂ ~ U(0, `beta`);
+/// the sample's input to layer l moves to ẑ = z + β̂ ‖z‖ ∇_z ℓ / ‖∇_z ℓ‖ and the step trains on the
+/// forward from ẑ. New samples train as usual. Needs `replay` in the same stage.
+public struct FeatureAugmentationSpec: Codable, Sendable, Equatable {
+    public var beta: Float
+
+    public enum CodingKeys: String, CodingKey, CaseIterable { case beta }
+
+    public init(from decoder: any Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        beta = try c.decodeIfPresent(Float.self, forKey: .beta) ?? 0.1
     }
 }

@@ -27,7 +27,9 @@ public enum RecipeLoader {
                                                         "parrot": keys(ParrotConfig.CodingKeys.self),
                                                         "vision": keys(VisionSpec.CodingKeys.self, ["architecture": keys(VisionConfig.CodingKeys.self)])]),
             "stages": .list(keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source),
-                                                        "replay": keys(ReplaySpec.CodingKeys.self, ["data": .list(source)]), "ewc": keys(EWCSpec.CodingKeys.self)])),
+                                                        "replay": keys(ReplaySpec.CodingKeys.self, ["data": .list(source)]), "ewc": keys(EWCSpec.CodingKeys.self),
+                                                        "distillation": keys(DistillationSpec.CodingKeys.self, ["data": .list(source)]),
+                                                        "feature_augmentation": keys(FeatureAugmentationSpec.CodingKeys.self)])),
             "generate": keys(GenerationSpec.CodingKeys.self),
             "eval": keys(EvalSpec.CodingKeys.self, ["suites": .list(keys(EvalSuiteSpec.CodingKeys.self)),
                                                     "tasks": .list(keys(EvalTaskSpec.CodingKeys.self))]),
@@ -222,6 +224,18 @@ public enum RecipeLoader {
                 }
                 guard replay.ratio > 0, replay.ratio < 1 else { throw DataError("\(at(p + ["replay", "ratio"])): 'replay.ratio' must lie strictly between 0 and 1") }
                 guard replay.bufferSize >= 1 else { throw DataError("\(at(p + ["replay", "buffer_size"])): 'replay.buffer_size' must be at least 1") }
+            }
+            if let distill = s.distillation {
+                guard i > 0 || distill.data != nil else { throw DataError("\(at(p + ["distillation"])): the first stage has no earlier data to distill on: give 'distillation.data'") }
+                for (j, d) in (distill.data ?? []).enumerated() where !FileManager.default.fileExists(atPath: d.path) {
+                    throw DataError("\(at(p + ["distillation", "data", String(j), "path"])): distillation data file not found: \(d.path)")
+                }
+                guard distill.weight > 0 else { throw DataError("\(at(p + ["distillation", "weight"])): 'distillation.weight' must be positive") }
+                guard distill.temperature > 0 else { throw DataError("\(at(p + ["distillation", "temperature"])): 'distillation.temperature' must be positive") }
+            }
+            if let augmentation = s.featureAugmentation {
+                guard s.replay != nil else { throw DataError("\(at(p + ["feature_augmentation"])): feature augmentation acts on replayed samples: add 'replay' to stage '\(s.name)'") }
+                guard augmentation.beta > 0 else { throw DataError("\(at(p + ["feature_augmentation", "beta"])): 'feature_augmentation.beta' must be positive") }
             }
             if let ewc = s.ewc {
                 guard i > 0 else { throw DataError("\(at(p + ["ewc"])): the first stage has no previous stage to consolidate") }

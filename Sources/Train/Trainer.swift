@@ -132,8 +132,25 @@ public final class Trainer {
             let optimizer = AdamW(parameterSets: model.parameterSets, config: stage.adamW, lrMultiplier: stage.lrMultiplier(for:))
             var step = 0, position = Batcher.Position()
             let ewc = stage.ewc.map { EWC(parameterSets: model.parameterSets, lambda: $0.lambda) }
+            let distillation = try stage.distillation.map { spec in
+                let data = try StageDataset(samples: textOnlyPool(spec.data, template: spec.template, stageIndex: stageIndex, key: "distillation",
+                                                                  tokenizer: tokenizer, sequenceLength: T, vision: vision), sequenceLength: T)
+                return Distillation(spec: spec, student: decoder, dataset: data, batch: B, seed: recipe.seed &+ UInt64(stageIndex) &* 15_485_863,
+                                    step: resumeHere?.step ?? 0)
+            }
+            if let d = distillation {
+                log(String(format: "distillation: teacher = the weights at the start of '%@' (%d tensors copied, the rest shared; %.1f MiB), "
+                           + "one text-only batch of %d samples per step, weight %g, temperature %g",
+                           stage.name, d.namedState.count, Double(d.bytes) / 1_048_576, d.batcher.dataset.samplesPerEpoch,
+                           d.spec.weight, d.spec.temperature))
+            }
+            let augmentation = stage.featureAugmentation.map {
+                FeatureAugmentation(beta: $0.beta, replaySource: Int32(dataset.sources.count - 1), seed: recipe.seed &+ UInt64(stageIndex) &* 32_452_843)
+            }
+            if let a = augmentation { log("feature augmentation: replayed samples shifted at a random layer by up to β = \(a.beta) of their norm") }
+            let extraState = (ewc?.namedState ?? []) + (distillation?.namedState ?? [])
             if let s = resumeHere, let dir = try Checkpoint.latest(outputDir: out) {
-                try Checkpoint.restore(optimizer, extraState: ewc?.namedState ?? [], from: dir)
+                try Checkpoint.restore(optimizer, extraState: extraState, from: dir)
                 step = s.step
                 position = s.dataPosition
             } else if let ewc, let spec = stage.ewc {
@@ -150,7 +167,7 @@ public final class Trainer {
                 let st = TrainerState(stage: stage.name, stageIndex: stageIndex, step: step, totalSteps: totalSteps, globalStep: globalStep,
                                       dataPosition: batcher.position, seed: recipe.seed, loss: lastLoss)
                 let dir = try Checkpoint.save(outputDir: out, model: model, tokenizer: tokenizer, optimizer: optimizer, state: st,
-                                              recipeYAML: recipeYAML, extraState: ewc?.namedState ?? [], failpoint: options.checkpointFailpoint)
+                                              recipeYAML: recipeYAML, extraState: extraState, failpoint: options.checkpointFailpoint)
                 try Checkpoint.prune(outputDir: out, keep: recipe.saveTotalLimit)
                 summary.finalCheckpoint = dir
             }
@@ -164,11 +181,17 @@ public final class Trainer {
                 let t0 = Date()
                 for p in model.parameterSets { p.zeroGradients() }
                 var lossSum: Float = 0
-                for _ in 0..<accumulation {
+                for micro in 0..<accumulation {
                     runner.load(batcher)
-                    let (loss, count) = runner.forwardLoss()
+                    let (loss, count) = augmentation?.forwardLoss(runner, draw: step * accumulation + micro) ?? runner.forwardLoss()
                     runner.backward(lossScale: count > 0 ? 1 / (Float(count) * Float(accumulation)) : 0)
                     lossSum += loss
+                }
+                var distillationLoss: Float?
+                if let distillation {
+                    // + weight · τ² · KL(teacher ‖ student) on one text-only batch
+                    distillationLoss = distillation.step(runner, scale: 1)
+                    lossSum += Float(accumulation) * distillationLoss!
                 }
                 if let ewc {
                     // L + (λ/2) Σ F (θ − θ*)²
@@ -187,9 +210,11 @@ public final class Trainer {
                 }
                 summary.losses.append(lastLoss)
                 let tokensPerSecond = Double(B * T * accumulation) / max(Date().timeIntervalSince(t0), 1e-9)
-                try metrics.write(["stage": stage.name, "step": step, "global_step": globalStep, "loss": Double(lastLoss),
-                                   "lr": Double(lr), "grad_norm": Double(gradNorm), "tokens_per_s": tokensPerSecond.rounded(),
-                                   "epoch": batcher.position.epoch])
+                var record: [String: Any] = ["stage": stage.name, "step": step, "global_step": globalStep, "loss": Double(lastLoss),
+                                             "lr": Double(lr), "grad_norm": Double(gradNorm), "tokens_per_s": tokensPerSecond.rounded(),
+                                             "epoch": batcher.position.epoch]
+                if let distillationLoss { record["distillation_loss"] = Double(distillationLoss) }
+                try metrics.write(record)
                 try board.scalars([("train/loss", lastLoss), ("train/lr", lr), ("train/grad_norm", gradNorm),
                                    ("train/tokens_per_s", Float(tokensPerSecond))], step: globalStep)
                 progress.update(step: step, loss: lastLoss, lr: lr, tokensPerSecond: tokensPerSecond)
@@ -296,16 +321,8 @@ public final class Trainer {
     /// from every earlier stage's data, weighted to make up `ratio` of each epoch's samples.
     func withReplay(_ dataset: StageDataset, _ replay: ReplaySpec, stageIndex: Int, tokenizer: SentencePieceTokenizer,
                     vision: StageDataset.Vision?) throws -> StageDataset {
-        var pool: [Sample] = []
-        let origins: [(data: [DataSource], template: ChatTemplate, system: String?)] = replay.data.map { [($0, replay.template, nil)] }
-            ?? recipe.stages[..<stageIndex].map { ($0.data, $0.template, $0.systemPrompt) }
-        for origin in origins {
-            let d = try StageDataset(sources: origin.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
-                                     template: origin.template, system: origin.system, sequenceLength: dataset.sequenceLength,
-                                     skipBadSamples: false, vision: vision)
-            pool += d.sources.joined().filter { $0.image == nil }
-        }
-        guard !pool.isEmpty else { throw TrainError("replay: \(replay.data == nil ? "the earlier stages have" : "'replay.data' has") no text-only samples to replay") }
+        var pool = try textOnlyPool(replay.data, template: replay.template, stageIndex: stageIndex, key: "replay", tokenizer: tokenizer,
+                                    sequenceLength: dataset.sequenceLength, vision: vision)
         var rng = SeededGenerator(seed: recipe.seed &+ UInt64(stageIndex) &* 7_919)
         pool.shuffle(using: &rng)
         let buffer = Array(pool.prefix(replay.bufferSize))
@@ -314,6 +331,23 @@ public final class Trainer {
         log(String(format: "replay: %d text-only samples from %@, %.0f%% of each epoch (weight %.3f)", buffer.count,
                    replay.data == nil ? "earlier stages" : "replay.data", 100 * replay.ratio, weight))
         return dataset.adding(samples: buffer, weight: weight)
+    }
+
+    /// The text-only samples of `data` (rendered with `template`) or, without it, of every stage
+    /// before `stageIndex`; an error naming `key` when there are none.
+    func textOnlyPool(_ data: [DataSource]?, template: ChatTemplate, stageIndex: Int, key: String, tokenizer: SentencePieceTokenizer,
+                      sequenceLength: Int, vision: StageDataset.Vision?) throws -> [Sample] {
+        var pool: [Sample] = []
+        let origins: [(data: [DataSource], template: ChatTemplate, system: String?)] = data.map { [($0, template, nil)] }
+            ?? recipe.stages[..<stageIndex].map { ($0.data, $0.template, $0.systemPrompt) }
+        for origin in origins {
+            let d = try StageDataset(sources: origin.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
+                                     template: origin.template, system: origin.system, sequenceLength: sequenceLength,
+                                     skipBadSamples: false, vision: vision)
+            pool += d.sources.joined().filter { $0.image == nil }
+        }
+        guard !pool.isEmpty else { throw TrainError("\(key): \(data == nil ? "the earlier stages have" : "'\(key).data' has") no text-only samples") }
+        return pool
     }
 
     /// EWC's Fisher diagonal: the mean squared gradient over `batches` batches of the previous
@@ -413,6 +447,8 @@ final class StepRunner {
     let mm: MultimodalActivations?
     /// Each sequence's image index in the dataset, or −1.
     private var images: [Int32]
+    /// Each sequence's source index in the batcher's dataset.
+    private(set) var rowSources: [Int32]
 
     init(model: TrainedModel, multimodal: MultimodalModel?, batch B: Int, sequence T: Int, pad: Int32) {
         self.model = model
@@ -421,12 +457,16 @@ final class StepRunner {
         mm = multimodal?.makeActivations(batch: B, sequence: T)
         text = mm?.text ?? DecoderActivations(config: model.decoder.config, batch: B, sequence: T)
         images = Array(repeating: -1, count: B)
+        rowSources = Array(repeating: -1, count: B)
     }
 
     /// Fills the next batch of `batcher`.
     func load(_ batcher: Batcher) {
         images.withUnsafeMutableBufferPointer { images in
-            batcher.next(tokens: text.tokens, targets: text.targets, attentionMask: text.attentionMask, pad: pad, images: images.baseAddress)
+            rowSources.withUnsafeMutableBufferPointer { sources in
+                batcher.next(tokens: text.tokens, targets: text.targets, attentionMask: text.attentionMask, pad: pad,
+                             images: images.baseAddress, sources: sources.baseAddress)
+            }
         }
         guard let mm, let m = multimodal else { return }
         mm.resetImages()
@@ -438,12 +478,20 @@ final class StepRunner {
         }
     }
 
-    func forwardLoss() -> (loss: Float, count: Int) {
+    /// The loaded batch through the model: logits in `text.logits`.
+    func forward() {
         if let mm, let m = multimodal { m.forward(mm) } else { model.decoder.forward(text) }
+    }
+
+    /// Parrot's optional load-balance term of the last forward (0 unless load_balance_weight > 0).
+    var balanceLoss: Float {
+        multimodal.flatMap { m in m.moeActive && (mm?.imageCount ?? 0) > 0 ? mm?.moe?.balanceLoss : nil } ?? 0
+    }
+
+    func forwardLoss() -> (loss: Float, count: Int) {
+        forward()
         let (loss, count) = model.decoder.loss(text)
-        // Parrot's optional load-balance term (0 unless load_balance_weight > 0)
-        let balance = multimodal.flatMap { m in m.moeActive && (mm?.imageCount ?? 0) > 0 ? mm?.moe?.balanceLoss : nil } ?? 0
-        return (loss + balance, count)
+        return (loss + balanceLoss, count)
     }
 
     func backward(lossScale: Float) {

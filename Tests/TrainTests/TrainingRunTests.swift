@@ -273,3 +273,34 @@ struct TrainingRunTests {
         #expect(plain.losses[6...] != full.losses[6...])
     }
 }
+
+extension TrainingRunTests {
+    /// Distillation and feature augmentation (with replay) in the second stage: the teacher copies
+    /// only what trains, both change the run, and resuming inside the stage (teacher tensors from
+    /// the checkpoint, the distillation batcher where the step puts it) continues exactly.
+    @Test func distillationAndFeatureAugmentationResumeExactly() throws {
+        let replay = "stages.1.replay={ratio: 0.3, buffer_size: 8}"
+        let extra = [replay, "stages.1.distillation={weight: 2, temperature: 2}", "stages.1.feature_augmentation={beta: 0.5}",
+                     #"stages.1.trainable=["model.layers.1.*"]"#]
+        var logs: [String] = []
+        var o = TrainOptions()
+        o.log = { logs.append($0) }
+        let full = try Trainer(recipe: recipe("kd-full", extra), options: o).run()
+        #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
+        #expect(logs.contains { $0.hasPrefix("distillation: teacher = the weights at the start of 'chat' (9 tensors copied, the rest shared") })
+        #expect(logs.contains { $0.hasPrefix("feature augmentation: replayed samples shifted") })
+        let records = try String(contentsOfFile: "\(dir)/kd-full/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let kd = records.compactMap { $0["distillation_loss"] as? Double }
+        #expect(kd.count == 4 && kd[0] == 0, "the student starts as the teacher: KL 0 at the first step")
+        #expect(kd[3] > 0)
+        _ = try run(recipe("kd-parts", extra), stopAfter: 8)
+        let rest = try run(recipe("kd-parts", extra), resume: true)
+        #expect(rest.losses == Array(full.losses[8...]))
+        let replayOnly = try run(recipe("kd-replay", [replay, #"stages.1.trainable=["model.layers.1.*"]"#]))
+        #expect(Array(replayOnly.losses[..<6]) == Array(full.losses[..<6]), "the first stage is untouched")
+        #expect(replayOnly.losses[6...] != full.losses[6...])
+        let noAugmentation = try run(recipe("kd-noaug", Array(extra[..<2]) + [extra[3]]))
+        #expect(noAugmentation.losses[6...] != full.losses[6...], "feature augmentation changes the trained loss")
+    }
+}
