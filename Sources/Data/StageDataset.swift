@@ -76,7 +76,7 @@ public struct StageDataset: Sendable {
                         s = Self.expand(s, vision: vision, image: slot)
                     }
                     if s.tokens.count > T + 1 {
-                        s = Sample(tokens: Array(s.tokens.prefix(T + 1)), supervised: Array(s.supervised.prefix(T + 1)))
+                        s = Sample(tokens: Array(s.tokens.prefix(T + 1)), supervised: Array(s.supervised.prefix(T + 1)), image: s.image)
                         truncated += 1
                     }
                     if s.supervised.dropFirst().contains(true) { samples.append(s) }

@@ -9,8 +9,12 @@ import Foundation
 ///     BWT               = (1/(T−1)) Σ_{j<T−1} (R[T−1][j] − R[j][j])
 ///     forgetting        = (1/(T−1)) Σ_{j<T−1} max_{j≤l<T−1} (R[l][j] − R[T−1][j])
 ///
-/// BWT and forgetting need T ≥ 2 (nil otherwise). Negative BWT and positive forgetting mean
-/// earlier tasks were forgotten.
+/// "Average accuracy" here is the average incremental accuracy (Rebuffi et al., 2017: the mean,
+/// over the stages, of the accuracy on the tasks learned so far); the mean of the last row, which
+/// some papers call average accuracy, is `lastAccuracy`. Forgetting takes the best accuracy since
+/// the task was learned (l ≥ j, as most implementations do; Chaudhry et al. also admit l < j,
+/// before the task was learned, which rarely changes the maximum). BWT and forgetting need T ≥ 2
+/// (nil otherwise). Negative BWT and positive forgetting mean earlier tasks were forgotten.
 public struct ContinualMetrics: Codable, Sendable, Equatable {
     public let tasks: [String]
     public let accuracy: [[Double]]

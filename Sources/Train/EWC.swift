@@ -8,9 +8,13 @@ import Tensor
 ///
 ///     L = L_task + (λ/2) Σᵢ Fᵢ (θᵢ − θ*ᵢ)²,      ∂/∂θᵢ = λ Fᵢ (θᵢ − θ*ᵢ)
 ///
-/// θ*: the weights at the start of the stage; F: the diagonal of the empirical Fisher, the mean
-/// over `batches` of the previous stage's data of the squared gradient of the batch loss. Only
-/// the stage's trainable tensors carry F and θ* (one arena, allocated once).
+/// θ*: the weights at the start of the stage; F: the diagonal of the empirical Fisher, estimated
+/// per batch: the mean over `batches` batches of the previous stage's data of the squared gradient
+/// of the batch's mean token loss. That is cheaper than squaring one gradient per sample, and it is
+/// smaller than the per-sample Fisher by about the number of tokens in a batch (plus the squared
+/// mean gradient), so λ's useful range depends on the batch shape: λ in the thousands for the toy
+/// recipes' 16 × 64 batches. Only the stage's trainable tensors carry F and θ* (one arena,
+/// allocated once).
 public final class EWC: @unchecked Sendable {
     public let lambda: Float
     public let arena: Arena

@@ -259,6 +259,22 @@ public enum RecipeLoader {
         if Set((r.eval?.suites ?? []).map(\.name)).count != (r.eval?.suites.count ?? 0) {
             throw DataError("\(at(["eval", "suites"])): suite names must differ")
         }
+        // A task sequence: row i of the accuracy matrix must be "after learning task i", in order.
+        var lastStage = -1, seenSuites = Set<String>()
+        for (i, task) in (r.eval?.tasks ?? []).enumerated() {
+            let p = ["eval", "tasks", String(i)]
+            guard let stage = r.stages.firstIndex(where: { $0.name == task.stage }) else {
+                throw DataError("\(at(p + ["stage"])): no stage named '\(task.stage)' (stages: \(r.stages.map(\.name).joined(separator: ", ")))")
+            }
+            guard stage > lastStage else {
+                throw DataError("\(at(p + ["stage"])): tasks must follow the stages' order, each stage once ('\(task.stage)' comes too late)")
+            }
+            guard r.eval!.suites.contains(where: { $0.name == task.suite }) else {
+                throw DataError("\(at(p + ["suite"])): no suite named '\(task.suite)' in eval.suites")
+            }
+            guard seenSuites.insert(task.suite).inserted else { throw DataError("\(at(p + ["suite"])): suite '\(task.suite)' measures two tasks") }
+            lastStage = stage
+        }
         if let g = r.generate, let e = g.expect, e.count != g.prompts.count {
             throw DataError("\(at(["generate", "expect"])): 'generate.expect' has \(e.count) entries for \(g.prompts.count) prompts")
         }

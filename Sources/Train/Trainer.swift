@@ -140,9 +140,12 @@ public final class Trainer {
             }
             if let d = distillation {
                 log(String(format: "distillation: teacher = the weights at the start of '%@' (%d tensors copied, the rest shared; %.1f MiB), "
-                           + "one text-only batch of %d samples per step, weight %g, temperature %g",
-                           stage.name, d.namedState.count, Double(d.bytes) / 1_048_576, d.batcher.dataset.samplesPerEpoch,
+                           + "one text-only batch of %d from %d samples per step, weight %g, temperature %g",
+                           stage.name, d.namedState.count, Double(d.bytes) / 1_048_576, B, d.batcher.dataset.samplesPerEpoch,
                            d.spec.weight, d.spec.temperature))
+            }
+            if stage.featureAugmentation != nil, decoder.config.numHiddenLayers == 0 {
+                throw TrainError("stage '\(stage.name)': feature_augmentation needs a decoder with at least one layer")
             }
             let augmentation = stage.featureAugmentation.map {
                 FeatureAugmentation(beta: $0.beta, replaySource: Int32(dataset.sources.count - 1), seed: recipe.seed &+ UInt64(stageIndex) &* 32_452_843)
@@ -180,7 +183,7 @@ public final class Trainer {
                 }
                 let t0 = Date()
                 for p in model.parameterSets { p.zeroGradients() }
-                var lossSum: Float = 0
+                var lossSum: Float = 0, ewcPenalty: Float?
                 for micro in 0..<accumulation {
                     runner.load(batcher)
                     let (loss, count) = augmentation?.forwardLoss(runner, draw: step * accumulation + micro) ?? runner.forwardLoss()
@@ -196,7 +199,8 @@ public final class Trainer {
                 if let ewc {
                     // L + (λ/2) Σ F (θ − θ*)²
                     ewc.addGradient()
-                    lossSum += Float(accumulation) * ewc.penalty()
+                    ewcPenalty = ewc.penalty()
+                    lossSum += Float(accumulation) * ewcPenalty!
                 }
                 let gradNorm = GradientClipping.clip(model.parameterSets, maxNorm: stage.maxGradNorm)
                 let lr = schedule.rate(at: step)
@@ -213,10 +217,18 @@ public final class Trainer {
                 var record: [String: Any] = ["stage": stage.name, "step": step, "global_step": globalStep, "loss": Double(lastLoss),
                                              "lr": Double(lr), "grad_norm": Double(gradNorm), "tokens_per_s": tokensPerSecond.rounded(),
                                              "epoch": batcher.position.epoch]
-                if let distillationLoss { record["distillation_loss"] = Double(distillationLoss) }
+                // `loss` is the whole objective; the strategies' terms are also recorded alone
+                var terms: [(String, Float)] = []
+                if let distillationLoss { terms.append(("distillation_loss", distillationLoss)) }
+                if let ewcPenalty { terms.append(("ewc_penalty", ewcPenalty)) }
+                if !terms.isEmpty {
+                    let task = lossSum / Float(accumulation) - terms.reduce(0) { $0 + $1.1 }
+                    terms.insert(("task_loss", task), at: 0)
+                }
+                for (key, value) in terms { record[key] = Double(value) }
                 try metrics.write(record)
                 try board.scalars([("train/loss", lastLoss), ("train/lr", lr), ("train/grad_norm", gradNorm),
-                                   ("train/tokens_per_s", Float(tokensPerSecond))], step: globalStep)
+                                   ("train/tokens_per_s", Float(tokensPerSecond))] + terms.map { ("train/" + $0.0, $0.1) }, step: globalStep)
                 progress.update(step: step, loss: lastLoss, lr: lr, tokensPerSecond: tokensPerSecond)
 
                 let last = step == totalSteps
@@ -338,12 +350,12 @@ public final class Trainer {
     func textOnlyPool(_ data: [DataSource]?, template: ChatTemplate, stageIndex: Int, key: String, tokenizer: SentencePieceTokenizer,
                       sequenceLength: Int, vision: StageDataset.Vision?) throws -> [Sample] {
         var pool: [Sample] = []
-        let origins: [(data: [DataSource], template: ChatTemplate, system: String?)] = data.map { [($0, template, nil)] }
-            ?? recipe.stages[..<stageIndex].map { ($0.data, $0.template, $0.systemPrompt) }
+        let origins: [(data: [DataSource], template: ChatTemplate, system: String?, skipBad: Bool)] = data.map { [($0, template, nil, false)] }
+            ?? recipe.stages[..<stageIndex].map { ($0.data, $0.template, $0.systemPrompt, $0.skipBadSamples) }
         for origin in origins {
             let d = try StageDataset(sources: origin.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
                                      template: origin.template, system: origin.system, sequenceLength: sequenceLength,
-                                     skipBadSamples: false, vision: vision)
+                                     skipBadSamples: origin.skipBad, vision: vision)
             pool += d.sources.joined().filter { $0.image == nil }
         }
         guard !pool.isEmpty else { throw TrainError("\(key): \(data == nil ? "the earlier stages have" : "'\(key).data' has") no text-only samples") }

@@ -94,3 +94,20 @@ struct RecipeTests {
         #expect(error(TinyRecipe.yaml(directory: dir), overrides: ["model.wings={rank: 4, rnak: 2}"]).contains("unknown key 'rnak' in 'model.wings' (did you mean 'rank'?)"))
     }
 }
+
+extension RecipeTests {
+    /// Continual-learning keys: a task sequence out of stage order, feature augmentation without
+    /// replay and distillation in the first stage without data each stop with the line.
+    @Test func continualKeysAreChecked() {
+        let suites = "\neval:\n  suites:\n    - {name: a, path: \(TestPaths.root)/evals/toyworld/en.jsonl, mode: continuation}\n"
+            + "    - {name: b, path: \(TestPaths.root)/evals/toyworld/zh.jsonl, mode: continuation}\n"
+        let yaml = TinyRecipe.yaml(directory: dir) + suites + "  tasks:\n    - {stage: chat, suite: a}\n    - {stage: pretrain, suite: b}\n"
+        #expect(error(yaml) == "recipe.yaml:\(line(yaml, "stage: pretrain, suite: b")): tasks must follow the stages' order, each stage once ('pretrain' comes too late)")
+        let twice = TinyRecipe.yaml(directory: dir) + suites + "  tasks:\n    - {stage: pretrain, suite: a}\n    - {stage: chat, suite: a}\n"
+        #expect(error(twice) == "recipe.yaml:\(line(twice, "stage: chat, suite: a")): suite 'a' measures two tasks")
+        let augment = TinyRecipe.yaml(directory: dir).replacingOccurrences(of: "    save_steps: 2", with: "    save_steps: 2\n    feature_augmentation: {beta: 0.2}")
+        #expect(error(augment) == "recipe.yaml:\(line(augment, "feature_augmentation")): feature augmentation acts on replayed samples: add 'replay' to stage 'chat'")
+        let distill = TinyRecipe.yaml(directory: dir).replacingOccurrences(of: "    save_steps: 3\n", with: "    save_steps: 3\n    distillation: {weight: 1}\n")
+        #expect(error(distill) == "recipe.yaml:\(line(distill, "distillation")): the first stage has no earlier data to distill on: give 'distillation.data'")
+    }
+}

@@ -292,6 +292,10 @@ extension TrainingRunTests {
         let records = try String(contentsOfFile: "\(dir)/kd-full/metrics.jsonl", encoding: .utf8).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let kd = records.compactMap { $0["distillation_loss"] as? Double }
+        for r in records where r["distillation_loss"] != nil {
+            let sum = (r["task_loss"] as! Double) + (r["distillation_loss"] as! Double)
+            #expect(abs(sum - (r["loss"] as! Double)) < 1e-5, "loss = task_loss + distillation_loss")
+        }
         #expect(kd.count == 4 && kd[0] == 0, "the student starts as the teacher: KL 0 at the first step")
         #expect(kd[3] > 0)
         _ = try run(recipe("kd-parts", extra), stopAfter: 8)
@@ -300,7 +304,31 @@ extension TrainingRunTests {
         let replayOnly = try run(recipe("kd-replay", [replay, #"stages.1.trainable=["model.layers.1.*"]"#]))
         #expect(Array(replayOnly.losses[..<6]) == Array(full.losses[..<6]), "the first stage is untouched")
         #expect(replayOnly.losses[6...] != full.losses[6...])
-        let noAugmentation = try run(recipe("kd-noaug", Array(extra[..<2]) + [extra[3]]))
-        #expect(noAugmentation.losses[6...] != full.losses[6...], "feature augmentation changes the trained loss")
+        _ = try run(recipe("kd-noaug", Array(extra[..<2]) + [extra[3]]))
+        let weights = { (run: String) throws -> Data in try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(run)/checkpoints/chat-step4/model.safetensors")) }
+        #expect(try weights("kd-noaug") != weights("kd-full"), "feature augmentation changes what is learned")
+        #expect(try weights("kd-parts") == weights("kd-full"))
+    }
+}
+
+extension TrainingRunTests {
+    /// The strategies in a multimodal stage with Wings learners: replayed text rows beside image
+    /// rows, feature augmentation on them, distillation on text batches through the multimodal
+    /// runner; the stage trains and resumes exactly (from instruct-step2).
+    @Test func continualStrategiesInAMultimodalWingsStage() throws {
+        try ToyScenes(seed: 3, count: 12).write(to: dir + "/scenes")
+        func cl(_ out: String) throws -> Recipe {
+            try RecipeLoader.decode(TinyRecipe.multimodalYAML(directory: dir), file: "mm.yaml", overrides: [
+                "output_dir=\(dir)/\(out)", "model.wings={rank: 2, router_max_keys: 48}",
+                #"stages.3.trainable=["multi_modal_projector.*", "model.layers.*.wings.*"]"#,
+                "stages.3.replay={ratio: 0.5, buffer_size: 8}", "stages.3.feature_augmentation={beta: 0.5}",
+                "stages.3.distillation={weight: 1, temperature: 2}", "stages.3.ewc={lambda: 10, batches: 1}",
+            ])
+        }
+        let full = try run(cl("mmcl-full"))
+        #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
+        _ = try run(cl("mmcl-parts"), stopAfter: 8)
+        let rest = try run(cl("mmcl-parts"), resume: true)
+        #expect(rest.losses == Array(full.losses[8...]), "resumed from instruct-step2")
     }
 }
