@@ -8,13 +8,11 @@ import Tensor
 ///
 ///     L = L_task + (λ/2) Σᵢ Fᵢ (θᵢ − θ*ᵢ)²,      ∂/∂θᵢ = λ Fᵢ (θᵢ − θ*ᵢ)
 ///
-/// θ*: the weights at the start of the stage; F: the diagonal of the empirical Fisher, estimated
-/// per batch: the mean over `batches` batches of the previous stage's data of the squared gradient
-/// of the batch's mean token loss. That is cheaper than squaring one gradient per sample, and it is
-/// smaller than the per-sample Fisher by about the number of tokens in a batch (plus the squared
-/// mean gradient), so λ's useful range depends on the batch shape: λ in the thousands for the toy
-/// recipes' 16 × 64 batches. Only the stage's trainable tensors carry F and θ* (one arena,
-/// allocated once).
+/// θ*: the weights at the start of the stage; F: the diagonal of the empirical Fisher, the mean
+/// over samples of the previous stage's data of the squared gradient of each sample's
+/// log-likelihood (`Trainer.estimateFisher` takes one sample per backward pass; `accumulate` adds
+/// one squared gradient, `finishFisher` divides by their number). Only the stage's trainable
+/// tensors carry F and θ* (one arena, allocated once).
 public final class EWC: @unchecked Sendable {
     public let lambda: Float
     public let arena: Arena
@@ -34,7 +32,7 @@ public final class EWC: @unchecked Sendable {
         for s in slots { s.anchor.copy(from: s.set.value(at: s.index)) }
     }
 
-    /// Adds the squared gradients now in the parameter tables (one batch's).
+    /// Adds the squared gradients now in the parameter tables (one sample's).
     public func accumulate() {
         for s in slots {
             let g = s.set.gradient(at: s.index)!, f = s.fisher
@@ -43,7 +41,7 @@ public final class EWC: @unchecked Sendable {
         accumulated += 1
     }
 
-    /// Divides the accumulated squares by the number of batches: F is their mean.
+    /// Divides the accumulated squares by their number: F is their mean.
     public func finishFisher() {
         guard accumulated > 0 else { return }
         for s in slots { Elementwise.scale(s.fisher, by: 1 / Float(accumulated)) }

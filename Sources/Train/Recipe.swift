@@ -318,8 +318,8 @@ public struct ReplaySpec: Codable, Sendable, Equatable {
     }
 }
 
-/// Elastic weight consolidation: `lambda` (λ) and the number of batches of the previous stage's
-/// data that estimate the Fisher diagonal.
+/// Elastic weight consolidation: `lambda` (λ) and the number of batches (of the stage's batch
+/// size) of the previous stage's data whose samples, one by one, estimate the Fisher diagonal.
 public struct EWCSpec: Codable, Sendable, Equatable {
     public var lambda: Float
     public var batches: Int

@@ -157,7 +157,7 @@ public final class Trainer {
                 step = s.step
                 position = s.dataPosition
             } else if let ewc, let spec = stage.ewc {
-                try estimateFisher(ewc, spec, stageIndex: stageIndex, runner: runner, tokenizer: tokenizer, vision: vision)
+                try estimateFisher(ewc, spec, stageIndex: stageIndex, runner: runner, tokenizer: tokenizer)
             }
             let batcher = Batcher(dataset: dataset, batchSize: B, seed: recipe.seed &+ UInt64(stageIndex) &* 1_000_003, position: position)
             let schedule = LRSchedule(kind: stage.lrSchedulerType, lr: stage.learningRate, warmupSteps: stage.warmupSteps,
@@ -362,25 +362,34 @@ public final class Trainer {
         return pool
     }
 
-    /// EWC's Fisher diagonal: the mean squared gradient over `batches` batches of the previous
-    /// stage's data, at the weights the stage starts from; gradients are zeroed afterwards.
-    func estimateFisher(_ ewc: EWC, _ spec: EWCSpec, stageIndex: Int, runner: StepRunner, tokenizer: SentencePieceTokenizer,
-                        vision: StageDataset.Vision?) throws {
+    /// EWC's Fisher diagonal, the empirical Fisher of the previous stage's data at the weights the
+    /// stage starts from: the mean over `batches` × B samples of the squared gradient of each
+    /// sample's log-likelihood (the sum of its token losses), one sample per backward pass;
+    /// gradients are zeroed afterwards. Images of a multimodal previous stage go through the tower.
+    func estimateFisher(_ ewc: EWC, _ spec: EWCSpec, stageIndex: Int, runner: StepRunner, tokenizer: SentencePieceTokenizer) throws {
         let previous = recipe.stages[stageIndex - 1]
+        let multimodal = previous.kind.isMultimodal ? runner.model.multimodal : nil
+        let vision = multimodal.map { m in
+            StageDataset.Vision(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
+                                imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
+        }
+        let T = runner.text.sequence
         let data = try StageDataset(sources: previous.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
-                                    template: previous.template, system: previous.systemPrompt, sequenceLength: runner.text.sequence,
+                                    template: previous.template, system: previous.systemPrompt, sequenceLength: T,
                                     skipBadSamples: previous.skipBadSamples, vision: vision)
-        let batcher = Batcher(dataset: data, batchSize: runner.text.batch, seed: recipe.seed &+ UInt64(stageIndex) &* 104_729)
-        for _ in 0..<spec.batches {
+        let single = StepRunner(model: runner.model, multimodal: multimodal, batch: 1, sequence: T, pad: runner.pad)
+        let batcher = Batcher(dataset: data, batchSize: 1, seed: recipe.seed &+ UInt64(stageIndex) &* 104_729)
+        let samples = spec.batches * runner.text.batch
+        for _ in 0..<samples {
             for p in runner.model.parameterSets { p.zeroGradients() }
-            runner.load(batcher)
-            let (_, count) = runner.forwardLoss()
-            runner.backward(lossScale: count > 0 ? 1 / Float(count) : 0)
+            single.load(batcher)
+            _ = single.forwardLoss()
+            single.backward(lossScale: 1)   // d(Σ token losses of the sample)
             ewc.accumulate()
         }
         ewc.finishFisher()
         for p in runner.model.parameterSets { p.zeroGradients() }
-        log("ewc: Fisher diagonal from \(spec.batches) batches of stage '\(previous.name)', λ = \(spec.lambda)")
+        log("ewc: Fisher diagonal from \(samples) samples of stage '\(previous.name)', λ = \(spec.lambda)")
     }
 
     /// "visual and textual learners of rank r on layers …, N parameters".

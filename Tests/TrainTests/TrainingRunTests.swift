@@ -264,7 +264,7 @@ struct TrainingRunTests {
         let full = try Trainer(recipe: recipe("cl-full", extra), options: o).run()
         #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
         #expect(logs.contains { $0.hasPrefix("replay: 8 text-only samples from earlier stages, 30% of each epoch") })
-        #expect(logs.contains { $0.hasPrefix("ewc: Fisher diagonal from 2 batches of stage 'pretrain'") })
+        #expect(logs.contains { $0.hasPrefix("ewc: Fisher diagonal from 8 samples of stage 'pretrain'") })
         _ = try run(recipe("cl-parts", extra), stopAfter: 8)
         let rest = try run(recipe("cl-parts", extra), resume: true)
         #expect(rest.losses == Array(full.losses[8...]))
