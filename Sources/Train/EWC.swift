@@ -1,6 +1,8 @@
+import Data
 import Foundation
 import Model
 import Tensor
+import Tokenizer
 
 /// Elastic weight consolidation (Kirkpatrick et al., 2017): while a stage trains, each tensor is
 /// pulled back toward where the previous stage left it, in proportion to how much the previous
@@ -76,5 +78,37 @@ public final class EWC: @unchecked Sendable {
             let name = s.set.table[s.index].name
             return [("ewc.fisher." + name, s.fisher), ("ewc.anchor." + name, s.anchor)]
         }
+    }
+}
+
+extension Trainer {
+    /// EWC's Fisher diagonal, the empirical Fisher of the previous stage's data at the weights the
+    /// stage starts from: the mean over `batches` × B samples of the squared gradient of each
+    /// sample's log-likelihood (the sum of its token losses), one sample per backward pass;
+    /// gradients are zeroed afterwards. Images of a multimodal previous stage go through the tower.
+    func estimateFisher(_ ewc: EWC, _ spec: EWCSpec, stageIndex: Int, runner: StepRunner, tokenizer: SentencePieceTokenizer) throws {
+        let previous = recipe.stages[stageIndex - 1]
+        let multimodal = previous.kind.isMultimodal ? runner.model.multimodal : nil
+        let vision = multimodal.map { m in
+            StageDataset.Vision(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
+                                imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
+        }
+        let T = runner.text.sequence
+        let data = try StageDataset(sources: previous.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
+                                    template: previous.template, system: previous.systemPrompt, sequenceLength: T,
+                                    skipBadSamples: previous.skipBadSamples, vision: vision)
+        let single = StepRunner(model: runner.model, multimodal: multimodal, batch: 1, sequence: T, pad: runner.pad)
+        let batcher = Batcher(dataset: data, batchSize: 1, seed: recipe.seed &+ UInt64(stageIndex) &* 104_729)
+        let samples = spec.batches * runner.text.batch
+        for _ in 0..<samples {
+            for p in runner.model.parameterSets { p.zeroGradients() }
+            single.load(batcher)
+            _ = single.forwardLoss()
+            single.backward(lossScale: 1)   // d(Σ token losses of the sample)
+            ewc.accumulate()
+        }
+        ewc.finishFisher()
+        for p in runner.model.parameterSets { p.zeroGradients() }
+        log("ewc: Fisher diagonal from \(samples) samples of stage '\(previous.name)', λ = \(spec.lambda)")
     }
 }

@@ -48,7 +48,7 @@ public final class Trainer {
         self.options = options
     }
 
-    private func log(_ s: String) { options.log(s) }
+    func log(_ s: String) { options.log(s) }
 
     public func run() throws -> TrainSummary {
         let started = Date()
@@ -327,69 +327,6 @@ public final class Trainer {
             + "\(v.architecture.numHiddenLayers) layers; \(v.projectorType.rawValue) projector; \(m.imageTokens) visual tokens per image "
             + "(\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
         return (.multimodal(m), tokenizer)
-    }
-
-    /// `dataset` plus a replay buffer: up to `buffer_size` text-only samples drawn (with the seed)
-    /// from every earlier stage's data, weighted to make up `ratio` of each epoch's samples.
-    func withReplay(_ dataset: StageDataset, _ replay: ReplaySpec, stageIndex: Int, tokenizer: SentencePieceTokenizer,
-                    vision: StageDataset.Vision?) throws -> StageDataset {
-        var pool = try textOnlyPool(replay.data, template: replay.template, stageIndex: stageIndex, key: "replay", tokenizer: tokenizer,
-                                    sequenceLength: dataset.sequenceLength, vision: vision)
-        var rng = SeededGenerator(seed: recipe.seed &+ UInt64(stageIndex) &* 7_919)
-        pool.shuffle(using: &rng)
-        let buffer = Array(pool.prefix(replay.bufferSize))
-        // w·|buffer| / (w·|buffer| + current) = ratio
-        let weight = replay.ratio / (1 - replay.ratio) * Double(dataset.samplesPerEpoch) / Double(buffer.count)
-        log(String(format: "replay: %d text-only samples from %@, %.0f%% of each epoch (weight %.3f)", buffer.count,
-                   replay.data == nil ? "earlier stages" : "replay.data", 100 * replay.ratio, weight))
-        return dataset.adding(samples: buffer, weight: weight)
-    }
-
-    /// The text-only samples of `data` (rendered with `template`) or, without it, of every stage
-    /// before `stageIndex`; an error naming `key` when there are none.
-    func textOnlyPool(_ data: [DataSource]?, template: ChatTemplate, stageIndex: Int, key: String, tokenizer: SentencePieceTokenizer,
-                      sequenceLength: Int, vision: StageDataset.Vision?) throws -> [Sample] {
-        var pool: [Sample] = []
-        let origins: [(data: [DataSource], template: ChatTemplate, system: String?, skipBad: Bool)] = data.map { [($0, template, nil, false)] }
-            ?? recipe.stages[..<stageIndex].map { ($0.data, $0.template, $0.systemPrompt, $0.skipBadSamples) }
-        for origin in origins {
-            let d = try StageDataset(sources: origin.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
-                                     template: origin.template, system: origin.system, sequenceLength: sequenceLength,
-                                     skipBadSamples: origin.skipBad, vision: vision)
-            pool += d.sources.joined().filter { $0.image == nil }
-        }
-        guard !pool.isEmpty else { throw TrainError("\(key): \(data == nil ? "the earlier stages have" : "'\(key).data' has") no text-only samples") }
-        return pool
-    }
-
-    /// EWC's Fisher diagonal, the empirical Fisher of the previous stage's data at the weights the
-    /// stage starts from: the mean over `batches` × B samples of the squared gradient of each
-    /// sample's log-likelihood (the sum of its token losses), one sample per backward pass;
-    /// gradients are zeroed afterwards. Images of a multimodal previous stage go through the tower.
-    func estimateFisher(_ ewc: EWC, _ spec: EWCSpec, stageIndex: Int, runner: StepRunner, tokenizer: SentencePieceTokenizer) throws {
-        let previous = recipe.stages[stageIndex - 1]
-        let multimodal = previous.kind.isMultimodal ? runner.model.multimodal : nil
-        let vision = multimodal.map { m in
-            StageDataset.Vision(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
-                                imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
-        }
-        let T = runner.text.sequence
-        let data = try StageDataset(sources: previous.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
-                                    template: previous.template, system: previous.systemPrompt, sequenceLength: T,
-                                    skipBadSamples: previous.skipBadSamples, vision: vision)
-        let single = StepRunner(model: runner.model, multimodal: multimodal, batch: 1, sequence: T, pad: runner.pad)
-        let batcher = Batcher(dataset: data, batchSize: 1, seed: recipe.seed &+ UInt64(stageIndex) &* 104_729)
-        let samples = spec.batches * runner.text.batch
-        for _ in 0..<samples {
-            for p in runner.model.parameterSets { p.zeroGradients() }
-            single.load(batcher)
-            _ = single.forwardLoss()
-            single.backward(lossScale: 1)   // d(Σ token losses of the sample)
-            ewc.accumulate()
-        }
-        ewc.finishFisher()
-        for p in runner.model.parameterSets { p.zeroGradients() }
-        log("ewc: Fisher diagonal from \(samples) samples of stage '\(previous.name)', λ = \(spec.lambda)")
     }
 
     /// "visual and textual learners of rank r on layers …, N parameters".
