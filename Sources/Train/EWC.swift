@@ -89,10 +89,7 @@ extension Trainer {
     func estimateFisher(_ ewc: EWC, _ spec: EWCSpec, stageIndex: Int, runner: StepRunner, tokenizer: SentencePieceTokenizer) throws {
         let previous = recipe.stages[stageIndex - 1]
         let multimodal = previous.kind.isMultimodal ? runner.model.multimodal : nil
-        let vision = multimodal.map { m in
-            StageDataset.Vision(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
-                                imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
-        }
+        let vision = multimodal.map(StageDataset.Vision.init(model:))
         let T = runner.text.sequence
         let data = try StageDataset(sources: previous.data, baseDirectory: FileManager.default.currentDirectoryPath, tokenizer: tokenizer,
                                     template: previous.template, system: previous.systemPrompt, sequenceLength: T,

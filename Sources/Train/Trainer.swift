@@ -103,10 +103,7 @@ public final class Trainer {
             guard !trainable.isEmpty else {
                 throw TrainError("stage '\(stage.name)': 'trainable' \(stage.trainable) matches no parameter (names look like model.layers.0.mlp.up_proj.weight, multi_modal_projector.linear_1.weight, vision_tower.vision_model.*)")
             }
-            let vision = multimodal.map { m in
-                StageDataset.Vision(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
-                                    imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
-            }
+            let vision = multimodal.map(StageDataset.Vision.init(model:))
             var dataset = try StageDataset(sources: stage.data, baseDirectory: fm.currentDirectoryPath, tokenizer: tokenizer,
                                            template: stage.template, system: stage.systemPrompt, sequenceLength: T,
                                            skipBadSamples: stage.skipBadSamples, vision: vision)
@@ -454,5 +451,14 @@ final class StepRunner {
 
     func backward(lossScale: Float) {
         if let mm, let m = multimodal { m.backward(mm, lossScale: lossScale) } else { model.decoder.backward(text, lossScale: lossScale) }
+    }
+}
+
+extension StageDataset.Vision {
+    /// How `model`'s images are prepared and spliced: its tower's size and normalisation, its
+    /// `<image>` id and visual tokens per image.
+    init(model m: MultimodalModel) {
+        self.init(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
+                  imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
     }
 }
