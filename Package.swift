@@ -32,23 +32,24 @@ let package = Package(
         ),
 
         // Library modules, bottom to top.
-        .target(name: "SafeTensors", swiftSettings: cpuFlags),
+        .target(name: "Support", swiftSettings: cpuFlags),
+        .target(name: "SafeTensors", dependencies: ["Support"], swiftSettings: cpuFlags),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
         .target(
             name: "Tokenizer",
-            dependencies: ["CSentencePiece", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["Support", "CSentencePiece", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
-        .target(name: "Data", dependencies: ["Tokenizer", "Tensor", "CPNG", "CTurboJPEG"], swiftSettings: cpuFlags),
-        .target(name: "Model", dependencies: ["Tensor", "SafeTensors"], swiftSettings: cpuFlags),
+        .target(name: "Data", dependencies: ["Support", "Tokenizer", "Tensor", "CPNG", "CTurboJPEG"], swiftSettings: cpuFlags),
+        .target(name: "Model", dependencies: ["Support", "Tensor", "SafeTensors"], swiftSettings: cpuFlags),
         .target(
             name: "Train",
-            dependencies: ["Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Eval", "Yams",
+            dependencies: ["Support", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Eval", "Yams",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
         .target(name: "Infer", dependencies: ["Model", "Tensor", "Tokenizer", "Data"], swiftSettings: cpuFlags),
-        .target(name: "Eval", dependencies: ["Model", "Tokenizer", "Tensor", "Data"], swiftSettings: cpuFlags),
+        .target(name: "Eval", dependencies: ["Support", "Model", "Tokenizer", "Tensor", "Data"], swiftSettings: cpuFlags),
         .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
 
         // Gradient checking and fixture paths, for tests only.
@@ -58,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "mllm-cl",
             dependencies: [
-                "Model", "Train", "Infer", "Bench", "Tokenizer", "Data", "Eval",
+                "Support", "Model", "Train", "Infer", "Bench", "Tokenizer", "Data", "Eval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags

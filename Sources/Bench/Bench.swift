@@ -79,7 +79,7 @@ public enum Bench {
         let peak = results.filter { !$0.label.contains("1 core") }.map(\.gflops).max() ?? 1
 
         log("training step: hidden \(C), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, intermediate \(I), vocab \(V), batch \(o.batch) x \(T)")
-        let decoder = Decoder(config: c)
+        let decoder = DecoderModel(config: c)
         decoder.initialize(seed: 1)
         decoder.parameters.setTrainable(matching: ["*"])
         let optimizer = AdamW(parameters: decoder.parameters, config: AdamWConfig())
@@ -163,7 +163,7 @@ public enum Bench {
         let start = Date()
         for _ in 0..<o.steps { step() }
         let seconds = Date().timeIntervalSince(start) / Double(o.steps)
-        // Decoder as in the text step; the tower's blocks that run and the projector at 6 FLOPs per
+        // The decoder as in the text step; the tower's blocks that run and the projector at 6 FLOPs per
         // parameter per token (the patch embedding at 4: no gradient to the pixels) plus attention.
         let decoderP = model.decoder.parameters.table.filter { $0.shape.count == 2 && $0.name != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.count }
         let blockP = 4 * v.hiddenSize * v.hiddenSize + 2 * v.hiddenSize * v.intermediateSize

@@ -1,5 +1,5 @@
-/// A problem with user data or a recipe: names the file and the line, sample or key.
-public struct DataError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+import Support
+
+/// Errors in user data or a recipe's data: they name the file and the line, sample or key.
+public enum DataErrors: ErrorDomain {}
+public typealias DataError = UserError<DataErrors>

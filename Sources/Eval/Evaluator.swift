@@ -37,7 +37,7 @@ public struct EvalOptions: Sendable {
 /// projector once, the question is put in a user turn (`template`) with the image's visual tokens,
 /// and the choices are scored as continuations of the assistant's turn.
 public final class Evaluator {
-    public let decoder: Decoder
+    public let decoder: DecoderModel
     public let tokenizer: SentencePieceTokenizer
     public let multimodal: MultimodalModel?
     /// How an image question is framed (the template the model was instructed with).
@@ -49,7 +49,7 @@ public final class Evaluator {
     /// Parrot: the routing weights of every image question scored so far, with its language.
     public private(set) var routing: [(language: String?, weights: [Float])] = []
 
-    public init(decoder: Decoder, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
+    public init(decoder: DecoderModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
         self.decoder = decoder
         self.tokenizer = tokenizer
         multimodal = nil

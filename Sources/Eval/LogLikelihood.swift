@@ -14,7 +14,7 @@ public final class LogLikelihood {
         case right
     }
 
-    public let decoder: Decoder
+    public let decoder: DecoderModel
     public let truncation: Truncation
     /// The longest sequence scored (the model's context).
     public let maxLength: Int
@@ -22,7 +22,7 @@ public final class LogLikelihood {
     private let prefix: KVCache
     private var batches: [Int: KVCache] = [:]
 
-    public init(decoder: Decoder, truncation: Truncation = .left) {
+    public init(decoder: DecoderModel, truncation: Truncation = .left) {
         self.decoder = decoder
         self.truncation = truncation
         maxLength = decoder.config.maxPositionEmbeddings

@@ -52,9 +52,3 @@ public enum ScoringMode: String, Codable, Sendable, CaseIterable {
     /// The log-likelihood of each choice's text after the question: `acc` (sum) and `acc_norm` (sum / UTF-8 bytes).
     case continuation
 }
-
-/// A suite that cannot be read: names the file and line.
-public struct EvalError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

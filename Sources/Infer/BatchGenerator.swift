@@ -32,7 +32,7 @@ public struct InferResult: Codable, Sendable, Equatable {
 /// masked out of attention; RoPE sees only relative positions, so nothing changes), images run
 /// through the vision tower together, and each sequence stops on its own.
 public final class BatchGenerator {
-    public let decoder: Decoder
+    public let decoder: DecoderModel
     public let multimodal: MultimodalModel?
     public let tokenizer: SentencePieceTokenizer
     /// How a prompt is framed: `chatml` (a user turn, then the assistant's), `plain`, or nil (raw text).
@@ -41,7 +41,7 @@ public final class BatchGenerator {
     public let maxNewTokens: Int
     let stop: Set<Int32>
 
-    public init(decoder: Decoder, multimodal: MultimodalModel?, tokenizer: SentencePieceTokenizer, template: ChatTemplate?,
+    public init(decoder: DecoderModel, multimodal: MultimodalModel?, tokenizer: SentencePieceTokenizer, template: ChatTemplate?,
                 options: SamplingOptions, maxNewTokens: Int) {
         self.decoder = decoder
         self.multimodal = multimodal

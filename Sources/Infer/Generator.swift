@@ -7,7 +7,7 @@ public enum Generator {
     /// Continues `prompt` (ids, BOS included if wanted) by up to `maxNewTokens` tokens, stopping
     /// early at any of `stopTokens` (not included in the result). `onToken` sees each new token.
     /// Returns the new tokens.
-    public static func generate(_ decoder: Decoder, prompt: [Int32], maxNewTokens: Int, options: SamplingOptions = .init(),
+    public static func generate(_ decoder: DecoderModel, prompt: [Int32], maxNewTokens: Int, options: SamplingOptions = .init(),
                                 stopTokens: Set<Int32> = [], onToken: ((Int32) -> Void)? = nil) throws -> [Int32] {
         guard !prompt.isEmpty else { throw ModelError("generation needs at least one prompt token (BOS)") }
         let capacity = prompt.count + maxNewTokens

@@ -66,7 +66,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         self.eosTokenId = eosTokenId
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "llama"
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -86,7 +86,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         wings = try c.decodeIfPresent(WingsConfig.self, forKey: .wings)
     }
 
-    public func encode(to encoder: any Swift.Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(modelType, forKey: .modelType)
         try c.encode([modelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"], forKey: .architectures)

@@ -88,7 +88,7 @@ public final class KVCache: @unchecked Sendable {
     }
 }
 
-extension Decoder {
+extension DecoderModel {
     /// Runs `newTokens` (B rows of n ≤ chunk tokens each, row-major) at positions
     /// `cache.length ..< cache.length + n`, appending their keys and values to the cache.
     /// `visual` replaces the embeddings of some of these rows (image tokens).

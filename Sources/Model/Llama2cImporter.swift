@@ -13,7 +13,7 @@ import Tensor
 /// (xᵢ, x_{i+D/2}). Permuting the rows of each head of wq and wk — row 2i+j goes to j·D/2 + i,
 /// as Hugging Face's own conversion script does — makes the two compute the same function.
 public enum Llama2cImporter {
-    public static func load(path: String, ropeTheta: Float = 10000, rmsNormEps: Float = 1e-5) throws -> Decoder {
+    public static func load(path: String, ropeTheta: Float = 10000, rmsNormEps: Float = 1e-5) throws -> DecoderModel {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError("\(path): llama2.c checkpoint not found")
         }
@@ -40,7 +40,7 @@ public enum Llama2cImporter {
             throw ModelError("\(path): \(data.count) bytes, but the header describes \(28 + 4 * expected)")
         }
 
-        let decoder = Decoder(config: config)
+        let decoder = DecoderModel(config: config)
         let p = decoder.parameters
         var offset = 28
         data.withUnsafeBytes { raw in
@@ -79,7 +79,7 @@ public enum Llama2cImporter {
     }
 
     /// `mllm-cl convert llama2c`: writes a Hugging Face-style directory.
-    public static func convert(model: String, tokenizer: String, output: String) throws -> Decoder {
+    public static func convert(model: String, tokenizer: String, output: String) throws -> DecoderModel {
         guard FileManager.default.fileExists(atPath: tokenizer) else {
             throw ModelError("\(tokenizer): tokenizer model not found")
         }

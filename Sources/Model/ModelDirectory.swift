@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import SafeTensors
 
 /// A Hugging Face-style model directory: `config.json`, `model.safetensors`, `tokenizer.model`.
@@ -10,7 +11,7 @@ public enum ModelDirectory {
     /// Loads the decoder in `path` (of a multimodal checkpoint: its language model alone, for
     /// text-only evaluation); a missing file, a bad config or a weight whose shape differs from
     /// the config is an error naming the file and the field or tensor.
-    public static func loadDecoder(_ path: String) throws -> Decoder {
+    public static func loadDecoder(_ path: String) throws -> DecoderModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError("\(path): model directory not found")
@@ -25,7 +26,7 @@ public enum ModelDirectory {
         } else {
             config = try DecoderConfig.load(path: path + "/" + configFile)
         }
-        let decoder = Decoder(config: config)
+        let decoder = DecoderModel(config: config)
         let weights = try SafeTensorsFile(path: path + "/" + weightsFile)
         try decoder.parameters.load(from: weights)
         return decoder
@@ -34,9 +35,9 @@ public enum ModelDirectory {
     /// Writes `config.json` and `model.safetensors` into `path` (created if needed) and copies
     /// `tokenizer` in as `tokenizer.model` when given. Each file is written under a temporary
     /// name and renamed, so an interrupted save never leaves a half-written file.
-    public static func save(_ decoder: Decoder, to path: String, tokenizer: String? = nil, metadata: [String: String] = [:]) throws {
+    public static func save(_ decoder: DecoderModel, to path: String, tokenizer: String? = nil, metadata: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try writeAtomically(decoder.config.jsonData(), to: path + "/" + configFile)
+        try AtomicFile.write(decoder.config.jsonData(), to: path + "/" + configFile)
         var meta = metadata
         meta["format"] = "pt"
         try SafeTensorsWriter.write(decoder.parameters.safeTensorsEntries, metadata: meta, to: path + "/" + weightsFile)
@@ -44,21 +45,7 @@ public enum ModelDirectory {
             guard let data = FileManager.default.contents(atPath: tokenizer) else {
                 throw ModelError("\(tokenizer): tokenizer model not found")
             }
-            try writeAtomically(data, to: path + "/" + tokenizerFile)
-        }
-    }
-
-    /// Writes `data` to a temporary file beside `path`, then renames it into place.
-    public static func writeAtomically(_ data: Data, to path: String) throws {
-        let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        do {
-            try data.write(to: URL(fileURLWithPath: temporary))
-        } catch {
-            throw ModelError("\(path): cannot write (\(error.localizedDescription))")
-        }
-        guard rename(temporary, path) == 0 else {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw ModelError("\(path): cannot rename \(temporary) into place")
+            try AtomicFile.write(data, to: path + "/" + tokenizerFile)
         }
     }
 }

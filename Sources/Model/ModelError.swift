@@ -1,5 +1,5 @@
-/// A user-facing failure to load, save or shape a model: names the file and the field.
-public struct ModelError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+import Support
+
+/// Errors loading, saving or shaping a model: they name the file and the field or tensor.
+public enum ModelErrors: ErrorDomain {}
+public typealias ModelError = UserError<ModelErrors>

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import SafeTensors
 import Tensor
 
@@ -41,7 +42,7 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         self.imageStd = imageStd
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         textConfig = try c.decode(DecoderConfig.self, forKey: .textConfig)
         visionConfig = try c.decode(VisionConfig.self, forKey: .visionConfig)
@@ -54,7 +55,7 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         parrot = try c.decodeIfPresent(ParrotConfig.self, forKey: .parrot)
     }
 
-    public func encode(to encoder: any Swift.Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode("llava", forKey: .modelType)
         try c.encode(["LlavaForConditionalGeneration"], forKey: .architectures)
@@ -100,7 +101,7 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
 /// `multi_modal_projector.*`.
 public final class MultimodalModel: @unchecked Sendable {
     public let config: MultimodalConfig
-    public let decoder: Decoder
+    public let decoder: DecoderModel
     public let encoder: VisionEncoder
     public let projector: Projector
     /// Parrot's MoE (config `parrot`), applied to the projected tokens while `moeEnabled`.
@@ -110,7 +111,7 @@ public final class MultimodalModel: @unchecked Sendable {
 
     public init(config: MultimodalConfig) {
         self.config = config
-        decoder = Decoder(config: config.textConfig)
+        decoder = DecoderModel(config: config.textConfig)
         encoder = VisionEncoder(config: config.visionConfig, selectLayer: config.visionFeatureLayer,
                                 keepClassToken: config.visionFeatureSelectStrategy == "full")
         projector = Projector(kind: config.projectorType, inputSize: config.visionConfig.hiddenSize, outputSize: config.textConfig.hiddenSize)
@@ -160,7 +161,7 @@ public final class MultimodalModel: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try ModelDirectory.writeAtomically(encoder.encode(config), to: path + "/" + ModelDirectory.configFile)
+        try AtomicFile.write(encoder.encode(config), to: path + "/" + ModelDirectory.configFile)
         var meta = metadata
         meta["format"] = "pt"
         try SafeTensorsWriter.write(parameterSets.flatMap(\.safeTensorsEntries), metadata: meta, to: path + "/" + ModelDirectory.weightsFile)

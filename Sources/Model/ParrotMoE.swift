@@ -253,7 +253,7 @@ public struct ParrotConfig: Codable, Sendable, Equatable {
         self.initializerRange = initializerRange
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         numExperts = try c.decodeIfPresent(Int.self, forKey: .numExperts) ?? 6
         intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)

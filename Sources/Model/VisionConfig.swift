@@ -33,7 +33,7 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         self.layerNormEps = layerNormEps
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "clip_vision_model"
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -46,7 +46,7 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? (modelType.hasPrefix("siglip") ? 1e-6 : 1e-5)
     }
 
-    public func encode(to encoder: any Swift.Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(modelType, forKey: .modelType)
         try c.encode(hiddenSize, forKey: .hiddenSize)

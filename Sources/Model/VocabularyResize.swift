@@ -1,14 +1,14 @@
 import Tensor
 
-extension Decoder {
+extension DecoderModel {
     /// A copy of this decoder with `size` vocabulary rows. New rows of the embedding (and of
     /// an untied head) start at the mean of the existing rows, as Hugging Face's
     /// `resize_token_embeddings` does by default, so new tokens begin as "an average token".
-    public func resizingVocabulary(to size: Int) -> Decoder {
+    public func resizingVocabulary(to size: Int) -> DecoderModel {
         precondition(size >= config.vocabSize, "vocabulary can only grow")
         var c = config
         c.vocabSize = size
-        let grown = Decoder(config: c)
+        let grown = DecoderModel(config: c)
         for (i, p) in parameters.table.enumerated() {
             let src = parameters.value(at: i), dst = grown.parameters.value(p.name)
             guard p.name == "model.embed_tokens.weight" || p.name == "lm_head.weight" else {

@@ -91,7 +91,7 @@ struct WingsMasks {
     }
 }
 
-extension Decoder {
+extension DecoderModel {
     /// The learners' and router's tensors of a decoder with `wings`, appended after the decoder's own.
     static func wingsTable(_ c: DecoderConfig) -> [ParameterInfo] {
         guard let wings = c.wings else { return [] }
@@ -224,13 +224,13 @@ extension Decoder {
     }
 }
 
-extension Decoder {
+extension DecoderModel {
     /// A copy of this decoder with fresh Wings learners (`initializeWings`): it computes exactly
     /// what this one computes until the learners train.
-    public func attachingWings(_ wings: WingsConfig, seed: UInt64) -> Decoder {
+    public func attachingWings(_ wings: WingsConfig, seed: UInt64) -> DecoderModel {
         var c = config
         c.wings = wings
-        let grown = Decoder(config: c)
+        let grown = DecoderModel(config: c)
         grown.initializeWings(seed: seed)
         for (i, p) in parameters.table.enumerated() where grown.parameters.contains(p.name) && !p.name.contains(".wings.") {
             grown.parameters.value(p.name).copy(from: parameters.value(at: i))

@@ -62,7 +62,7 @@ final class WingsCache: @unchecked Sendable {
     }
 }
 
-extension Decoder {
+extension DecoderModel {
     /// Before the layers of a cached forward over n new rows per sequence (x: their layer-0
     /// embeddings, N = B·n rows): appends every layer's learner keys and values, and derives the
     /// key masks and which new rows are routed.

@@ -27,7 +27,7 @@ public struct WingsConfig: Codable, Sendable, Equatable {
         self.initializerRange = initializerRange
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         rank = try c.decode(Int.self, forKey: .rank)
         layers = try c.decodeIfPresent([Int].self, forKey: .layers)

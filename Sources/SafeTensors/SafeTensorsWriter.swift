@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Writes Float32 tensors as a safetensors file, atomically: the bytes go to a
 /// temporary file beside `path`, which is then renamed over it, so a reader (or a
@@ -35,30 +36,25 @@ public enum SafeTensorsWriter {
         var headerBytes = Array(header.utf8)
         while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(0x20) }
 
-        let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let handle = FileHandle(forWritingAtPath: temporary)
-        else { throw SafeTensorsError(.writeFailed, file: path, "cannot create \(temporary)") }
-        do {
-            var length = UInt64(headerBytes.count).littleEndian
-            try handle.write(contentsOf: Data(bytes: &length, count: 8))
-            try handle.write(contentsOf: Data(headerBytes))
-            for e in entries where e.data.count > 0 {
-                // x86_64 and arm64 are little-endian, as the format requires.
-                try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: e.data.baseAddress!),
-                                                  count: 4 * e.data.count, deallocator: .none))
+        try AtomicFile.write(to: path) { temporary in
+            guard FileManager.default.createFile(atPath: temporary, contents: nil),
+                  let handle = FileHandle(forWritingAtPath: temporary)
+            else { throw SafeTensorsError(.writeFailed, file: path, "cannot create \(temporary)") }
+            do {
+                var length = UInt64(headerBytes.count).littleEndian
+                try handle.write(contentsOf: Data(bytes: &length, count: 8))
+                try handle.write(contentsOf: Data(headerBytes))
+                for e in entries where e.data.count > 0 {
+                    // x86_64 and arm64 are little-endian, as the format requires.
+                    try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: e.data.baseAddress!),
+                                                      count: 4 * e.data.count, deallocator: .none))
+                }
+                try handle.synchronize()
+                try handle.close()
+            } catch {
+                try? handle.close()
+                throw SafeTensorsError(.writeFailed, file: path, "write failed: \(error.localizedDescription)")
             }
-            try handle.synchronize()
-            try handle.close()
-            if rename(temporary, path) != 0 {
-                throw SafeTensorsError(.writeFailed, file: path, "cannot rename \(temporary): \(String(cString: strerror(errno)))")
-            }
-        } catch let error as SafeTensorsError {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw SafeTensorsError(.writeFailed, file: path, "write failed: \(error.localizedDescription)")
         }
     }
 

@@ -1,11 +1,6 @@
 import CSentencePiece
 import Foundation
-
-/// A failure to load or use a SentencePiece model.
-public struct TokenizerError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+import Support
 
 /// A SentencePiece model (`tokenizer.model`) loaded through libsentencepiece.
 ///
@@ -44,12 +39,9 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
 
     /// Writes the model (as loaded or edited) to `path`, atomically.
     public func save(to path: String) throws {
-        let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         do {
-            try modelData.write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, path) == 0 else { throw TokenizerError("rename failed") }
+            try AtomicFile.write(modelData, to: path)
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
             throw TokenizerError("\(path): cannot write tokenizer (\(error))")
         }
     }

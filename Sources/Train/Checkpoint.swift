@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Support
 import Model
 import SafeTensors
 import Tensor
@@ -55,7 +56,7 @@ public enum Checkpoint {
     /// Writes a checkpoint and points `latest` at it; returns its directory.
     /// `failpoint` (tests only) is called after each file and may throw to simulate a crash.
     @discardableResult
-    public static func save(outputDir: String, decoder: Decoder, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
+    public static func save(outputDir: String, decoder: DecoderModel, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
                             state: TrainerState, recipeYAML: String,
                             failpoint: ((String) throws -> Void)? = nil) throws -> String {
         try save(outputDir: outputDir, model: .text(decoder), tokenizer: tokenizer, optimizer: optimizer, state: state,
@@ -85,9 +86,9 @@ public enum Checkpoint {
         try failpoint?("optimizer.safetensors")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try ModelDirectory.writeAtomically(encoder.encode(state), to: temporary + "/trainer_state.json")
+        try AtomicFile.write(encoder.encode(state), to: temporary + "/trainer_state.json")
         try failpoint?("trainer_state.json")
-        try ModelDirectory.writeAtomically(Data(recipeYAML.utf8), to: temporary + "/recipe.yaml")
+        try AtomicFile.write(Data(recipeYAML.utf8), to: temporary + "/recipe.yaml")
         try failpoint?("recipe.yaml")
 
         if fm.fileExists(atPath: final) {
@@ -98,7 +99,7 @@ public enum Checkpoint {
         }
         guard rename(temporary, final) == 0 else { throw TrainError("\(final): cannot move the checkpoint into place") }
         try failpoint?("rename")
-        try ModelDirectory.writeAtomically(Data("checkpoints/\(name)\n".utf8), to: outputDir + "/latest")
+        try AtomicFile.write(Data("checkpoints/\(name)\n".utf8), to: outputDir + "/latest")
         return final
     }
 

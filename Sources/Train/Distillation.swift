@@ -3,7 +3,7 @@ import Model
 import Tensor
 
 /// Distillation from a frozen teacher: the decoder as it was at the start of the stage
-/// (`Decoder.snapshot`: the stage's trainable tensors copied, frozen ones shared with the student).
+/// (`DecoderModel.snapshot`: the stage's trainable tensors copied, frozen ones shared with the student).
 ///
 /// Each optimizer step draws one text-only batch (B, T) of its own and adds
 ///
@@ -14,7 +14,7 @@ import Tensor
 /// continues with the same teacher and batches.
 final class Distillation {
     let spec: DistillationSpec
-    let teacher: Decoder
+    let teacher: DecoderModel
     /// The teacher's activations for one batch (only its logits are read).
     let teacherActivations: DecoderActivations
     let batcher: Batcher
@@ -24,7 +24,7 @@ final class Distillation {
     private let copied: [Int]
 
     /// `step`: optimizer steps of this stage already taken (0, or where a resumed stage stands).
-    init(spec: DistillationSpec, student: Decoder, dataset: StageDataset, batch B: Int, seed: UInt64, step: Int) {
+    init(spec: DistillationSpec, student: DecoderModel, dataset: StageDataset, batch B: Int, seed: UInt64, step: Int) {
         self.spec = spec
         copied = student.parameters.trainableIndices
         teacher = student.snapshot()

@@ -30,7 +30,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         case saveTotalLimit = "save_total_limit", stages, generate, eval
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decode(ModelSource.self, forKey: .model)
         tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer)
@@ -54,7 +54,7 @@ public struct EvalSpec: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable { case suites, tasks }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         suites = try c.decode([EvalSuiteSpec].self, forKey: .suites)
         tasks = try c.decodeIfPresent([EvalTaskSpec].self, forKey: .tasks) ?? []
@@ -88,7 +88,7 @@ public struct EvalSuiteSpec: Codable, Sendable, Equatable {
         case name, path, mode, shots, split, limit, metric, template
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         path = try c.decode(String.self, forKey: .path)
@@ -136,7 +136,7 @@ public struct VisionSpec: Codable, Sendable, Equatable {
         case visionFeatureSelectStrategy = "vision_feature_select_strategy"
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         architecture = try c.decode(VisionConfig.self, forKey: .architecture)
         projectorType = try c.decodeIfPresent(Projector.Kind.self, forKey: .projectorType) ?? .mlp2xGELU
@@ -228,7 +228,7 @@ public struct Stage: Codable, Sendable, Equatable {
         case featureAugmentation = "feature_augmentation"
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         kind = try c.decodeIfPresent(StageKind.self, forKey: .kind) ?? .text
@@ -288,7 +288,7 @@ public struct GenerationSpec: Codable, Sendable, Equatable {
         case prompts, expect, maxNewTokens = "max_new_tokens", temperature
     }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         prompts = try c.decode([String].self, forKey: .prompts)
         expect = try c.decodeIfPresent([String].self, forKey: .expect)
@@ -309,7 +309,7 @@ public struct ReplaySpec: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable { case ratio, bufferSize = "buffer_size", data, template }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ratio = try c.decode(Double.self, forKey: .ratio)
         bufferSize = try c.decodeIfPresent(Int.self, forKey: .bufferSize) ?? 1000
@@ -326,7 +326,7 @@ public struct EWCSpec: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable { case lambda, batches }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         lambda = try c.decode(Float.self, forKey: .lambda)
         batches = try c.decodeIfPresent(Int.self, forKey: .batches) ?? 16
@@ -346,7 +346,7 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable { case weight, temperature, data, template }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 2
@@ -364,7 +364,7 @@ public struct FeatureAugmentationSpec: Codable, Sendable, Equatable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable { case beta }
 
-    public init(from decoder: any Swift.Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         beta = try c.decodeIfPresent(Float.self, forKey: .beta) ?? 0.1
     }

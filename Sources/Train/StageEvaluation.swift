@@ -1,5 +1,6 @@
 import Eval
 import Foundation
+import Support
 import Model
 import Tokenizer
 
@@ -74,7 +75,7 @@ final class StageEvaluation {
             evaluator.template = spec.template
             defer { routing += evaluator.routing }
             let result = try evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit), modelName: point)
-            try ModelDirectory.writeAtomically(result.json(), to: resultPath(point, spec.name))
+            try AtomicFile.write(result.json(), to: resultPath(point, spec.name))
             let value = spec.metric == "acc_norm" ? (result.overall.accNorm ?? result.overall.acc) : result.overall.acc
             line.append("\(spec.name) \(spec.metric) \(String(format: "%.4f", value))")
         }
@@ -88,10 +89,10 @@ final class StageEvaluation {
     func writeRouter(_ report: RouterReport, point: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try ModelDirectory.writeAtomically(encoder.encode(report), to: "\(outputDir)/eval/\(point)/router.json")
+        try AtomicFile.write(encoder.encode(report), to: "\(outputDir)/eval/\(point)/router.json")
         let md = "# Parrot routing after \(point)\n\nMean routing weight of each expert over the image questions of each language.\n\n" + report.markdown()
-        try ModelDirectory.writeAtomically(Data(md.utf8), to: outputDir + "/router.md")
-        try ModelDirectory.writeAtomically(Data(report.svg(title: "Mean routing weight per expert and language (after \(point))").utf8),
+        try AtomicFile.write(Data(md.utf8), to: outputDir + "/router.md")
+        try AtomicFile.write(Data(report.svg(title: "Mean routing weight per expert and language (after \(point))").utf8),
                                            to: outputDir + "/router.svg")
         log("routing after \(point) (mean weight per expert):\n" + report.markdown())
     }
@@ -110,7 +111,7 @@ final class StageEvaluation {
         evaluator.template = first.0.template
         let options = EvalOptions(mode: first.0.mode, shots: 0, limit: nil)
         let result = try evaluator.run(merged, options: options, modelName: points.last!)
-        try ModelDirectory.writeAtomically(result.json(), to: outputDir + "/eval/multimodal.json")
+        try AtomicFile.write(result.json(), to: outputDir + "/eval/multimodal.json")
         let languages = (result.languages ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value.acc))" }
         log("multimodal (\(result.overall.n) image questions): acc \(String(format: "%.4f", result.overall.acc)); " + languages.joined(separator: ", ")
             + " -> \(outputDir)/eval/multimodal.json")
@@ -146,12 +147,12 @@ final class StageEvaluation {
         markdown += "\nΔ last: the last evaluation minus the one before it. Forgetting: the best earlier value minus the last one.\n" + details
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try ModelDirectory.writeAtomically(encoder.encode(summary), to: outputDir + "/forgetting.json")
-        try ModelDirectory.writeAtomically(Data(markdown.utf8), to: outputDir + "/forgetting.md")
+        try AtomicFile.write(encoder.encode(summary), to: outputDir + "/forgetting.json")
+        try AtomicFile.write(Data(markdown.utf8), to: outputDir + "/forgetting.md")
         table = markdown.components(separatedBy: "\n\nΔ last:").first ?? markdown
         let chart = LineChart.svg(title: "Accuracy across stages", xLabels: points,
                                   series: specs.map { ($0.name, summary.suites[$0.name]!.values) })
-        try ModelDirectory.writeAtomically(Data(chart.utf8), to: outputDir + "/forgetting.svg")
+        try AtomicFile.write(Data(chart.utf8), to: outputDir + "/forgetting.svg")
         try writeContinual(summary)
     }
 
@@ -172,13 +173,13 @@ final class StageEvaluation {
         let metrics = ContinualMetrics(tasks: names, accuracy: matrix)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try ModelDirectory.writeAtomically(encoder.encode(metrics), to: outputDir + "/continual.json")
+        try AtomicFile.write(encoder.encode(metrics), to: outputDir + "/continual.json")
         let md = "# Task sequence\n\nAccuracy on each task (columns) after learning each task in turn (rows: the stage that learns it).\n\n"
             + metrics.markdown()
-        try ModelDirectory.writeAtomically(Data(md.utf8), to: outputDir + "/continual.md")
+        try AtomicFile.write(Data(md.utf8), to: outputDir + "/continual.md")
         let chart = LineChart.svg(title: "Accuracy per task across the sequence", xLabels: tasks.map(\.stage),
                                   series: names.enumerated().map { j, name in (name, matrix.map { Optional($0[j]) }) })
-        try ModelDirectory.writeAtomically(Data(chart.utf8), to: outputDir + "/continual.svg")
+        try AtomicFile.write(Data(chart.utf8), to: outputDir + "/continual.svg")
         log("task sequence:\n" + metrics.markdown())
     }
 }

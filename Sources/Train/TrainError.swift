@@ -1,5 +1,5 @@
-/// A training run that cannot go on: names the file, recipe key or checkpoint at fault.
-public struct TrainError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+import Support
+
+/// A training run that cannot go on: the error names the file, recipe key or checkpoint at fault.
+public enum TrainErrors: ErrorDomain {}
+public typealias TrainError = UserError<TrainErrors>

@@ -3,10 +3,10 @@ import Model
 
 /// The model a run trains: a decoder alone, or a decoder with a vision tower and projector.
 public enum TrainedModel: @unchecked Sendable {
-    case text(Decoder)
+    case text(DecoderModel)
     case multimodal(MultimodalModel)
 
-    public var decoder: Decoder {
+    public var decoder: DecoderModel {
         switch self {
         case .text(let d): d
         case .multimodal(let m): m.decoder

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Support
 import Infer
 import Model
 import Tensor
@@ -250,7 +251,7 @@ public final class Trainer {
         summary.seconds = Date().timeIntervalSince(started)
         var record: [String: Any] = ["seed": recipe.seed, "seconds": summary.seconds, "global_steps": globalStep, "resumed": state != nil]
         if let loss = summary.losses.last, loss.isFinite { record["final_loss"] = Double(loss) }
-        try ModelDirectory.writeAtomically(JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
+        try AtomicFile.write(JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
                                            to: out + "/" + Self.summaryFile)
         return summary
     }
@@ -267,7 +268,7 @@ public final class Trainer {
         }
         var tokenizer = try SentencePieceTokenizer(path: tokenizerPath)
         if !recipe.specialTokens.isEmpty { tokenizer = try tokenizer.addingPieces(recipe.specialTokens) }
-        var decoder: Decoder
+        var decoder: DecoderModel
         if let base = recipe.model.base, MultimodalModel.isMultimodal(directory: base) {
             let m = try MultimodalModel.load(base)
             guard tokenizer.vocabularySize <= m.config.textConfig.vocabSize else {
@@ -292,7 +293,7 @@ public final class Trainer {
             guard config.vocabSize >= tokenizer.vocabularySize else {
                 throw TrainError("model.architecture.vocab_size \(config.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabularySize) pieces (\(tokenizerPath)\(recipe.specialTokens.isEmpty ? "" : " plus special_tokens"))")
             }
-            decoder = Decoder(config: config)
+            decoder = DecoderModel(config: config)
             decoder.initialize(seed: recipe.seed, std: recipe.model.initializerRange ?? 0.02)
             log("model: new \(config.modelType) decoder, \(config.numHiddenLayers) layers x \(config.hiddenSize), \(decoder.parameters.count) parameters (seed \(recipe.seed))")
         }
@@ -327,7 +328,7 @@ public final class Trainer {
     }
 
     /// "visual and textual learners of rank r on layers …, N parameters".
-    func wingsSummary(_ decoder: Decoder) -> String {
+    func wingsSummary(_ decoder: DecoderModel) -> String {
         let w = decoder.config.wings!
         let count = decoder.parameters.table.filter { $0.name.contains(".wings.") }.reduce(0) { $0 + $1.count }
         return "visual and textual learners of rank \(w.rank) and a router over \(w.routerMaxKeys) keys on layers "
@@ -359,7 +360,7 @@ public final class Trainer {
     }
 
     /// Completes the recipe's prompts (BOS + prompt) and checks them against `expect`.
-    func sample(_ decoder: Decoder, _ tokenizer: SentencePieceTokenizer, _ g: GenerationSpec) throws -> [(String, String, Bool?)] {
+    func sample(_ decoder: DecoderModel, _ tokenizer: SentencePieceTokenizer, _ g: GenerationSpec) throws -> [(String, String, Bool?)] {
         let bos = tokenizer.bosID.map { [$0] } ?? []
         var stop = Set<Int32>()
         if let eos = tokenizer.eosID { stop.insert(eos) }

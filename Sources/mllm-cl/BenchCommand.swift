@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bench
 import Foundation
+import Support
 import Model
 
 struct BenchCommand: ParsableCommand {
@@ -11,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     )
 
     @Option(help: "Hidden size.") var hidden = 512
-    @Option(help: "Decoder layers.") var layers = 8
+    @Option(help: "DecoderModel layers.") var layers = 8
     @Option(help: "Attention heads.") var heads = 8
     @Option(help: "MLP intermediate size.") var intermediate = 1376
     @Option(help: "Vocabulary size.") var vocab = 8192
@@ -35,7 +36,7 @@ struct BenchCommand: ParsableCommand {
             if let json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try ModelDirectory.writeAtomically(encoder.encode(report), to: json)
+                try AtomicFile.write(encoder.encode(report), to: json)
                 print("wrote \(json)")
             }
         }

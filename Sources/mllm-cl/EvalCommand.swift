@@ -2,6 +2,7 @@ import ArgumentParser
 import Eval
 import Data
 import Foundation
+import Support
 import Model
 import Tokenizer
 
@@ -74,7 +75,7 @@ struct EvalCommand: ParsableCommand {
                 }
                 let before = try baseline.map(evaluate)
                 let result = try evaluate(model)
-                if let json { try ModelDirectory.writeAtomically(result.json(), to: json); print("wrote \(json)") }
+                if let json { try AtomicFile.write(result.json(), to: json); print("wrote \(json)") }
                 if let before, let baseline {
                     print(try ForgettingReport.compare(before: before, after: result, beforeName: baseline, afterName: model).markdown())
                 }
@@ -96,7 +97,7 @@ struct EvalCommand: ParsableCommand {
                 if let json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    try ModelDirectory.writeAtomically(encoder.encode(report), to: json)
+                    try AtomicFile.write(encoder.encode(report), to: json)
                 }
             }
         }

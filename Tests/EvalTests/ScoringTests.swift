@@ -9,16 +9,16 @@ import Tokenizer
 
 struct ScoringTests {
     /// A small random decoder (not trained: log-likelihoods are all that matter here).
-    func model(context: Int = 24) -> Decoder {
+    func model(context: Int = 24) -> DecoderModel {
         let config = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
                                    intermediateSize: 24, vocabSize: 40, maxPositionEmbeddings: context)
-        let d = Decoder(config: config)
+        let d = DecoderModel(config: config)
         d.initialize(seed: 2, std: 0.3)
         return d
     }
 
     /// Σ log p(continuation | context) from one plain forward pass over context + continuation.
-    func naive(_ d: Decoder, _ context: [Int32], _ continuation: [Int32]) -> Double {
+    func naive(_ d: DecoderModel, _ context: [Int32], _ continuation: [Int32]) -> Double {
         let ids = context + continuation.dropLast()  // the last token is only predicted
         let acts = DecoderActivations(config: d.config, batch: 1, sequence: ids.count)
         acts.setBatch(tokens: ids, targets: ids)
@@ -64,7 +64,7 @@ struct ScoringTests {
         var config = model().config
         config.vocabSize = tokenizer.vocabularySize
         config.maxPositionEmbeddings = 256
-        let d = Decoder(config: config)
+        let d = DecoderModel(config: config)
         d.initialize(seed: 3)
         let suite = try SuiteLoader.load(TestPaths.fixture("mmlu_tiny"))
         let evaluator = Evaluator(decoder: d, tokenizer: tokenizer)

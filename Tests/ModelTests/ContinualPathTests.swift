@@ -16,8 +16,8 @@ struct ContinualPathTests {
     /// learners' small gradients lose precision to float32 rounding as ε shrinks; 5e-3 balances both.
     static let eps: Float = 5e-3
 
-    static func randomDecoder(_ config: DecoderConfig, seed: UInt64) -> Decoder {
-        let decoder = Decoder(config: config)
+    static func randomDecoder(_ config: DecoderConfig, seed: UInt64) -> DecoderModel {
+        let decoder = DecoderModel(config: config)
         var rng = SeededGenerator(seed: seed)
         for i in 0..<decoder.parameters.table.count {
             let t = decoder.parameters.value(at: i)

@@ -15,7 +15,7 @@ struct DecoderGradientTests {
 
     @Test(arguments: 0..<2) func decoderGradients(which: Int) {
         let (label, config) = Self.configs[which]
-        let decoder = Decoder(config: config)
+        let decoder = DecoderModel(config: config)
         var rng = SeededGenerator(seed: UInt64(7 + which))
         for i in 0..<decoder.parameters.table.count {
             let t = decoder.parameters.value(at: i)
@@ -61,7 +61,7 @@ struct DecoderGradientTests {
     /// Frozen tensors get no gradient storage, and the trainable ones still get exact gradients.
     @Test func frozenParametersCostNothing() {
         let config = Self.configs[0].1
-        let decoder = Decoder(config: config)
+        let decoder = DecoderModel(config: config)
         decoder.initialize(seed: 3, std: 0.3)
         let names = decoder.parameters.setTrainable(matching: ["model.layers.1.mlp.*", "lm_head.weight"])
         #expect(names.count == 4)

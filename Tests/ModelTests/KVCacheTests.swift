@@ -8,7 +8,7 @@ struct KVCacheTests {
     @Test func cachedForwardMatchesFullForward() {
         let config = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
                                    intermediateSize: 24, vocabSize: 13, maxPositionEmbeddings: 32)
-        let decoder = Decoder(config: config)
+        let decoder = DecoderModel(config: config)
         decoder.initialize(seed: 5, std: 0.2)
         var rng = SeededGenerator(seed: 9)
         let B = 2, T = 9, V = config.vocabSize

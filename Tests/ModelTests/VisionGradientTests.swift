@@ -83,7 +83,7 @@ struct VisionGradientTests {
     @Test func spliceCarriesGradientsToProjectorAndEncoder() {
         let decoderConfig = DecoderConfig(hiddenSize: 8, numHiddenLayers: 2, numAttentionHeads: 2, intermediateSize: 12, vocabSize: 10,
                                           maxPositionEmbeddings: 16)
-        let decoder = Decoder(config: decoderConfig)
+        let decoder = DecoderModel(config: decoderConfig)
         randomize(decoder.parameters, seed: 10)
         let encoder = VisionEncoder(config: Self.clip)
         randomize(encoder.parameters, seed: 11)

@@ -87,7 +87,7 @@ struct WingsTests {
 
     /// A batch with an image in sequence 0 (rows 1–3 replaced by visual vectors) and a text-only
     /// sequence 1 with right padding.
-    static func batch(_ acts: DecoderActivations, decoder: Decoder, rng: inout SeededGenerator) {
+    static func batch(_ acts: DecoderActivations, decoder: DecoderModel, rng: inout SeededGenerator) {
         let B = acts.batch, T = acts.sequence, V = decoder.config.vocabSize, C = decoder.config.hiddenSize
         let tokens = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(V)) }
         var targets = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(V)) }
@@ -105,7 +105,7 @@ struct WingsTests {
     /// A decoder layer with learners attached: the layer input (embeddings, image rows included)
     /// and every tensor, new and old, against central differences.
     @Test func decoderWithLearnersGradients() {
-        let decoder = Decoder(config: Self.config)
+        let decoder = DecoderModel(config: Self.config)
         var rng = SeededGenerator(seed: 11)
         for i in 0..<decoder.parameters.table.count {
             let t = decoder.parameters.value(at: i)
@@ -144,7 +144,7 @@ struct WingsTests {
     @Test func freshLearnersChangeNothing() {
         var plainConfig = Self.config
         plainConfig.wings = nil
-        let plain = Decoder(config: plainConfig)
+        let plain = DecoderModel(config: plainConfig)
         plain.initialize(seed: 9, std: 0.3)
         let wings = plain.attachingWings(Self.config.wings!, seed: 4)
         #expect(wings.parameters.table.count == plain.parameters.table.count + 2 * 18)
@@ -168,7 +168,7 @@ struct WingsTests {
     /// Trained learners (B ≠ 0): cached inference, fed in chunks with an image, computes the
     /// logits of the training forward, so evaluation scores what training trained.
     @Test func cachedInferenceMatchesTraining() {
-        let decoder = Decoder(config: Self.config)
+        let decoder = DecoderModel(config: Self.config)
         decoder.initialize(seed: 21, std: 0.3)
         var rng = SeededGenerator(seed: 8)
         for (i, p) in decoder.parameters.table.enumerated() where p.name.contains(".wings.") {

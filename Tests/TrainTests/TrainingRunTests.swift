@@ -82,7 +82,7 @@ struct TrainingRunTests {
     @Test func checkpointLoadsBackBitIdentical() throws {
         let config = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 24,
                                    vocabSize: 521, maxPositionEmbeddings: 32)
-        let decoder = Decoder(config: config)
+        let decoder = DecoderModel(config: config)
         decoder.initialize(seed: 11, std: 0.1)
         decoder.parameters.setTrainable(matching: ["model.layers.*"])
         let optimizer = AdamW(parameters: decoder.parameters, config: AdamWConfig())
@@ -204,10 +204,10 @@ struct TrainingRunTests {
         }
         let full = try run(wings("wings-full"))
         #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
-        func load(_ name: String) throws -> Decoder { try MultimodalModel.load("\(dir)/wings-full/checkpoints/\(name)").decoder }
+        func load(_ name: String) throws -> DecoderModel { try MultimodalModel.load("\(dir)/wings-full/checkpoints/\(name)").decoder }
         let vision = try load("vision-step2"), align = try load("align-step2"), last = try load("instruct-step4")
         #expect(last.config.wings == WingsConfig(rank: 2, routerMaxKeys: 48))
-        func tensors(_ d: Decoder, _ pattern: String) -> [Float] {
+        func tensors(_ d: DecoderModel, _ pattern: String) -> [Float] {
             d.parameters.table.filter { Glob.matches($0.name, pattern: pattern) }.flatMap { d.parameters.value($0.name).array }
         }
         #expect(tensors(vision, "*.wings.*lora_B*").allSatisfy { $0 == 0 }, "text and vision stages leave the learners at B = 0")

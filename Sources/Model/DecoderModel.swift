@@ -13,7 +13,7 @@ struct LayerSlots {
 /// Final:      logits = lm_head(RMSNorm(x_L))   (lm_head = embed_tokens when tied).
 ///
 /// Legend in kernels: B batch, T sequence, N = B·T rows, C hidden, NH/NKV heads, D head size.
-public final class Decoder: @unchecked Sendable {
+public final class DecoderModel: @unchecked Sendable {
     public let config: DecoderConfig
     public let parameters: Parameters
     let rope: RoPE
@@ -95,8 +95,8 @@ public final class Decoder: @unchecked Sendable {
     /// A frozen snapshot of this decoder as it is now (a distillation teacher): the tensors that
     /// train get a copy; frozen tensors are shared, read-only views of this decoder's values
     /// (they do not change while frozen), so a teacher costs memory only for what trains.
-    public func snapshot() -> Decoder {
-        Decoder(config: config, parameters: Parameters(snapshotOf: parameters, copying: Set(parameters.trainableIndices)))
+    public func snapshot() -> DecoderModel {
+        DecoderModel(config: config, parameters: Parameters(snapshotOf: parameters, copying: Set(parameters.trainableIndices)))
     }
 
     private func w(_ i: Int) -> Tensor { parameters.value(at: i) }

@@ -1,0 +1,18 @@
+/// What a user can fix: a missing or malformed file, a bad value, a shape that does not fit.
+/// The description is one line naming the file and the field, line or tensor at fault.
+///
+/// `Domain` gives each module its own error type with one implementation:
+/// `DataError`, `ModelError`, `EvalError`, `TokenizerError` and `TrainError` are all
+/// `UserError`s, so `#expect(throws: DataError.self)` still tells them apart.
+public struct UserError<Domain: ErrorDomain>: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Marks the module an error comes from (an uninhabited enum per module).
+public protocol ErrorDomain: Sendable {}
+
+/// Files this module writes (`AtomicFile`).
+public enum FileErrors: ErrorDomain {}
+/// A file that could not be written or moved into place.
+public typealias FileError = UserError<FileErrors>
