@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         .target(name: "Data", dependencies: ["Support", "Tokenizer", "Tensor", "CPNG", "CTurboJPEG"], swiftSettings: cpuFlags),
-        .target(name: "Model", dependencies: ["Support", "Tensor", "SafeTensors"], swiftSettings: cpuFlags),
+        .target(name: "Model", dependencies: ["Support", "Tensor", "SafeTensors", "Tokenizer"], swiftSettings: cpuFlags),
         .target(
             name: "Train",
             dependencies: ["Support", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Eval", "Yams",
@@ -67,14 +67,14 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Train", "Infer", "Tokenizer", "SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Data", "Train", "Infer", "Tokenizer", "SafeTensors", "TestSupport"],
+                    swiftSettings: cpuFlags),
         .testTarget(
             name: "TrainTests",
-            dependencies: ["Train", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Eval", "TestSupport",
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["Train", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Eval", "TestSupport"],
             swiftSettings: cpuFlags
         ),
-        .testTarget(name: "EvalTests", dependencies: ["Eval", "Model", "Tokenizer", "Data", "Train", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "EvalTests", dependencies: ["Eval", "Model", "Tensor", "Tokenizer", "Data", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17

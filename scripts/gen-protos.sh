@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 plugin=${PROTOC_GEN_SWIFT:-$(command -v protoc-gen-swift)}
 protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Public \
   --swift_out=Sources/Tokenizer/Proto -I proto proto/sentencepiece_model.proto
-mkdir -p Sources/Train/Proto
+mkdir -p Sources/Train/Logging/Proto
 protoc --plugin=protoc-gen-swift="$plugin" --swift_opt=Visibility=Public \
-  --swift_out=Sources/Train/Proto -I proto proto/tensorboard_event.proto
+  --swift_out=Sources/Train/Logging/Proto -I proto proto/tensorboard_event.proto

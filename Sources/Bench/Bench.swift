@@ -83,7 +83,7 @@ public enum Bench {
         decoder.initialize(seed: 1)
         decoder.parameters.setTrainable(matching: ["*"])
         let optimizer = AdamW(parameters: decoder.parameters, config: AdamWConfig())
-        let acts = DecoderActivations(config: c, batch: o.batch, sequence: T)
+        let acts = decoder.makeActivations(batch: o.batch, sequence: T)
         var rng = SeededGenerator(seed: 2)
         let tokens = (0..<N).map { _ in Int32(rng.next() % UInt64(V)) }
         let targets = (0..<N).map { $0 % T == T - 1 ? Int32(-100) : tokens[$0 + 1] }

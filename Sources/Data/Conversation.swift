@@ -67,6 +67,13 @@ public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
         return (text, ranges)
     }
 
+    /// The text a model continues to answer `user`: the user's turn and, for ChatML, the opening
+    /// of the assistant's (`<|im_start|>assistant\n`). Evaluation and inference frame prompts so.
+    public func generationPrompt(_ user: String, system: String? = nil) -> String {
+        let text = render([Turn(.human, user)], system: system).text
+        return self == .chatml ? text + SpecialTokens.turnStart + "assistant\n" : text
+    }
+
     /// Tokenizes a conversation: BOS, then the rendered text in one `encode` call, with each
     /// token supervised when its bytes lie inside a supervised range. A token that straddles
     /// a range boundary means the labels would not line up with the text (LLaVA's silent

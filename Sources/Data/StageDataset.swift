@@ -36,89 +36,35 @@ public struct StageDataset: Sendable {
                 system: String?, sequenceLength T: Int, skipBadSamples: Bool, vision: Vision? = nil) throws {
         sequenceLength = T
         var reader = SourceReader(skipBad: skipBadSamples)
-        var images: [[Float]] = [], imageIndex: [String: Int] = [:], badImages = 0
-        let bos = tokenizer.bosID, eos = tokenizer.eosID
-        var all: [[Sample]] = [], truncated = 0
+        var builder = SampleBuilder(tokenizer: tokenizer, template: template, system: system, sequenceLength: T,
+                                    skipBadSamples: skipBadSamples, vision: vision)
+        var all: [[Sample]] = []
         for source in sources {
             let path = source.path.hasPrefix("/") ? source.path : baseDirectory + "/" + source.path
-            let docs = try reader.read(source, path: path, allowImages: vision != nil)
-            var samples: [Sample] = []
-            var stream: [Int32] = []
-            for doc in docs {
+            var samples: [Sample] = [], stream: [Int32] = []
+            for doc in try reader.read(source, path: path, allowImages: vision != nil) {
                 switch doc {
                 case .text(let text):
-                    if let bos { stream.append(bos) }
-                    stream += tokenizer.encode(text)
-                    if let eos { stream.append(eos) }
-                case .conversation(let id, var turns, let image):
-                    var imageSlot: Int?
-                    if let image, let vision {
-                        if let known = imageIndex[image] {
-                            imageSlot = known
-                        } else {
-                            do {
-                                images.append(vision.preprocessor.process(try ImageDecoder.decode(path: image)))
-                            } catch {
-                                guard skipBadSamples else { throw DataError("\(path): sample \(id): \(error)") }
-                                badImages += 1
-                                continue
-                            }
-                            imageIndex[image] = images.count - 1
-                            imageSlot = images.count - 1
-                        }
-                        // LLaVA: a sample with an image but no <image> placeholder gets one before its first turn.
-                        if !turns.contains(where: { $0.value.contains(SpecialTokens.image) }), let first = turns.first {
-                            turns[0] = Turn(first.role, SpecialTokens.image + "\n" + first.value)
-                        }
-                    }
-                    var s = try template.tokenize(turns, system: system, tokenizer: tokenizer, bos: bos, sampleName: "\(path): sample \(id)")
-                    if let vision, let slot = imageSlot {
-                        s = Self.expand(s, vision: vision, image: slot)
-                    }
-                    if s.tokens.count > T + 1 {
-                        s = Sample(tokens: Array(s.tokens.prefix(T + 1)), supervised: Array(s.supervised.prefix(T + 1)), image: s.image)
-                        truncated += 1
-                    }
-                    if s.supervised.dropFirst().contains(true) { samples.append(s) }
+                    stream += builder.document(text)
+                case .conversation(let id, let turns, let image):
+                    if let s = try builder.conversation(turns, image: image, name: "\(path): sample \(id)") { samples.append(s) }
                 }
             }
-            // Pack the text stream: chunk k covers tokens k·T ..< k·T + T + 1.
-            var start = 0
-            while start + 1 < stream.count {
-                let chunk = Array(stream[start..<min(start + T + 1, stream.count)])
-                samples.append(Sample(tokens: chunk, supervised: Array(repeating: true, count: chunk.count)))
-                start += T
-            }
+            samples += builder.pack(stream)
             guard !samples.isEmpty else { throw DataError("\(path): no usable samples") }
             all.append(samples)
         }
         self.sources = all
         weights = sources.map { $0.weight ?? 1 }
-        self.truncated = truncated
-        self.images = images
-        skipped = reader.skipped + badImages
+        truncated = builder.truncated
+        images = builder.images
+        skipped = reader.skipped + builder.badImages
         for (s, w) in zip(sources, weights) where !(w >= 0) || !w.isFinite {
             throw DataError("\(s.path): weight \(w) must be a non-negative number")
         }
         guard samplesPerEpoch > 0 else {
             throw DataError("\(sources.map(\.path).joined(separator: ", ")): the weights draw no sample per epoch (round(weight x samples) is 0 for every source)")
         }
-    }
-
-    /// Each `<image>` placeholder becomes `tokensPerImage` unsupervised copies, the slots the
-    /// visual tokens are spliced into.
-    static func expand(_ s: Sample, vision: Vision, image: Int) -> Sample {
-        var tokens: [Int32] = [], supervised: [Bool] = []
-        for (t, sup) in zip(s.tokens, s.supervised) {
-            if t == vision.imageToken {
-                tokens += Array(repeating: t, count: vision.tokensPerImage)
-                supervised += Array(repeating: false, count: vision.tokensPerImage)
-            } else {
-                tokens.append(t)
-                supervised.append(sup)
-            }
-        }
-        return Sample(tokens: tokens, supervised: supervised, image: image)
     }
 
     /// This dataset with one more source of ready samples (a replay buffer) drawn at `weight`.
@@ -145,4 +91,74 @@ public struct StageDataset: Sendable {
     /// Samples drawn per epoch from source i: round(weight · size).
     public var samplesPerEpoch: Int { zip(sources, weights).reduce(0) { $0 + Int(($1.1 * Double($1.0.count)).rounded()) } }
     public var totalTokens: Int { sources.reduce(0) { $0 + $1.reduce(0) { $0 + $1.tokens.count } } }
+}
+
+/// Turns a stage's documents and conversations into samples: text into a token stream packed
+/// into chunks of T + 1, each conversation one sample (cut to T + 1 tokens) with its image decoded
+/// and preprocessed once and its `<image>` expanded into visual-token slots.
+private struct SampleBuilder {
+    let tokenizer: SentencePieceTokenizer
+    let template: ChatTemplate
+    let system: String?
+    let sequenceLength: Int
+    let skipBadSamples: Bool
+    let vision: StageDataset.Vision?
+    var images: [[Float]] = []
+    var imageIndex: [String: Int] = [:]
+    var badImages = 0
+    var truncated = 0
+
+    /// A text document's tokens for the stream: BOS, the text, EOS.
+    func document(_ text: String) -> [Int32] {
+        (tokenizer.bosID.map { [$0] } ?? []) + tokenizer.encode(text) + (tokenizer.eosID.map { [$0] } ?? [])
+    }
+
+    /// A conversation as one sample, or nil when it supervises nothing (after truncation) or its
+    /// image is unreadable and bad samples are skipped.
+    mutating func conversation(_ turns: [Turn], image: String?, name: String) throws -> Sample? {
+        var turns = turns, slot: Int?
+        if let image, let vision {
+            guard let index = try imageSlot(image, vision, name: name) else { return nil }
+            slot = index
+            // LLaVA: a sample with an image but no <image> placeholder gets one before its first turn.
+            if !turns.contains(where: { $0.value.contains(SpecialTokens.image) }), let first = turns.first {
+                turns[0] = Turn(first.role, SpecialTokens.image + "\n" + first.value)
+            }
+        }
+        var s = try template.tokenize(turns, system: system, tokenizer: tokenizer, bos: tokenizer.bosID, sampleName: name)
+        if let vision, let slot { s = ImagePlaceholders.expand(s, imageToken: vision.imageToken, count: vision.tokensPerImage, image: slot) }
+        let T = sequenceLength
+        if s.tokens.count > T + 1 {
+            s = Sample(tokens: Array(s.tokens.prefix(T + 1)), supervised: Array(s.supervised.prefix(T + 1)), image: s.image)
+            truncated += 1
+        }
+        return s.supervised.dropFirst().contains(true) ? s : nil
+    }
+
+    /// The index of `path`'s preprocessed image (decoded the first time it is seen); nil when it is
+    /// unreadable and skipped.
+    mutating func imageSlot(_ path: String, _ vision: StageDataset.Vision, name: String) throws -> Int? {
+        if let known = imageIndex[path] { return known }
+        do {
+            images.append(vision.preprocessor.process(try ImageDecoder.decode(path: path)))
+        } catch {
+            guard skipBadSamples else { throw DataError("\(name): \(error)") }
+            badImages += 1
+            return nil
+        }
+        imageIndex[path] = images.count - 1
+        return images.count - 1
+    }
+
+    /// The text stream packed: chunk k covers tokens k·T ..< k·T + T + 1.
+    func pack(_ stream: [Int32]) -> [Sample] {
+        let T = sequenceLength
+        var samples: [Sample] = [], start = 0
+        while start + 1 < stream.count {
+            let chunk = Array(stream[start..<min(start + T + 1, stream.count)])
+            samples.append(Sample(tokens: chunk, supervised: Array(repeating: true, count: chunk.count)))
+            start += T
+        }
+        return samples
+    }
 }

@@ -13,12 +13,16 @@ public struct EvalOptions: Sendable {
     public var limit: Int?
     /// What gives way when a question and a choice exceed the model's context.
     public var truncation: LogLikelihood.Truncation = .left
+    /// Route image questions' visual tokens through Parrot's MoE, when the model has one.
+    public var moe = true
 
-    public init(mode: ScoringMode = .letter, shots: Int? = nil, limit: Int? = nil, truncation: LogLikelihood.Truncation = .left) {
+    public init(mode: ScoringMode = .letter, shots: Int? = nil, limit: Int? = nil, truncation: LogLikelihood.Truncation = .left,
+                moe: Bool = true) {
         self.mode = mode
         self.shots = shots
         self.limit = limit
         self.truncation = truncation
+        self.moe = moe
     }
 
     /// Letter mode defaults to MMLU's 5 shots, continuation to 0.
@@ -44,8 +48,7 @@ public final class Evaluator {
     public var template: ChatTemplate = .chatml
     let scorer: LogLikelihood
     let bos: [Int32]
-    private lazy var vision = multimodal.map { ($0.encoder.makeActivations(batch: 1), $0.projector.makeActivations(rows: $0.imageTokens)) }
-    private lazy var moe = multimodal.flatMap { m in m.moe.map { _ in m.moe!.makeActivations(images: 1, tokens: m.imageTokens, maxGuidance: scorer.maxLength) } }
+    private lazy var encoding = multimodal.map { $0.makeImageEncoding(images: 1, maxGuidance: scorer.maxLength) }
     /// Parrot: the routing weights of every image question scored so far, with its language.
     public private(set) var routing: [(language: String?, weights: [Float])] = []
 
@@ -55,6 +58,20 @@ public final class Evaluator {
         multimodal = nil
         scorer = LogLikelihood(decoder: decoder, truncation: truncation)
         bos = tokenizer.bosID.map { [$0] } ?? []
+    }
+
+    /// The model in `directory` (the shared loader: weights and tokenizer).
+    public convenience init(directory: String, truncation: LogLikelihood.Truncation = .left) throws {
+        let loaded = try LoadedModel(directory: directory)
+        self.init(model: loaded.model, tokenizer: loaded.tokenizer, truncation: truncation)
+    }
+
+    /// A text-only model scores text suites; a multimodal one image suites too.
+    public convenience init(model: TrainedModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
+        switch model {
+        case .text(let d): self.init(decoder: d, tokenizer: tokenizer, truncation: truncation)
+        case .multimodal(let m): self.init(model: m, tokenizer: tokenizer, truncation: truncation)
+        }
     }
 
     public init(model: MultimodalModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
@@ -107,44 +124,38 @@ public final class Evaluator {
     /// An image question: the user turn holds `<image>` and the question (with lettered choices
     /// in letter mode); the choices continue the assistant's turn directly.
     func scoreWithImage(_ item: MultipleChoiceItem, image: String, options: EvalOptions) throws -> (acc: Bool, accNorm: Bool?) {
-        let (ll, labels) = try imageLogLikelihoods(item, image: image, mode: options.mode)
+        let (ll, labels) = try imageLogLikelihoods(item, image: image, mode: options.mode, moe: options.moe)
         let normalized = zip(ll, labels).map { $0 / Double(max(1, $1.utf8.count)) }
         return (Self.argmax(ll) == item.answer, options.mode == .continuation ? Self.argmax(normalized) == item.answer : nil)
     }
 
     /// Σ log p(choice | image, question) per choice (per letter in letter mode), and the scored strings.
-    public func imageLogLikelihoods(_ item: MultipleChoiceItem, image: String, mode: ScoringMode) throws -> ([Double], [String]) {
-        guard let m = multimodal, let (acts, projected) = vision else {
+    public func imageLogLikelihoods(_ item: MultipleChoiceItem, image: String, mode: ScoringMode, moe: Bool = true) throws -> ([Double], [String]) {
+        guard let m = multimodal, let encoding else {
             throw EvalError("\(item.source): an image question needs a multimodal model (config.json with text_config and vision_config)")
         }
         let c = m.config
         let pixels = ImagePreprocessor(size: c.visionConfig.imageSize, mean: c.imageMean, std: c.imageStd)
         do {
             let decoded = try ImageDecoder.decode(path: image)
-            pixels.process(decoded, into: acts.pixels.data)
+            pixels.process(decoded, into: encoding.vision.pixels.data)
         } catch {
             throw EvalError("\(item.source): \(error)")
         }
-        m.encoder.forward(acts)
-        m.projector.forward(acts.features.reshaped([m.imageTokens, c.visionConfig.hiddenSize]), projected)
         var question = item.question
         if mode == .letter {
             question += "\n" + item.choices.enumerated().map { "\(SuiteLoader.letters[$0.offset]). \($0.element)" }.joined(separator: "\n")
         }
-        let (text, _) = template.render([Turn(.human, SpecialTokens.image + "\n" + question)])
-        let prompt = template == .chatml ? text + SpecialTokens.turnStart + "assistant\n" : text
+        let prompt = template.generationPrompt(SpecialTokens.image + "\n" + question)
         let promptTokens = tokenizer.encode(prompt)
-        if m.moeActive, let moe {
-            routing.append((item.language, m.routeImage(projected.output, guidanceTokens: bos + promptTokens, moe)))
-        }
-        var context = bos, visual: [Int: UnsafePointer<Float>] = [:]
-        for t in promptTokens {
-            guard t == Int32(c.imageTokenIndex) else { context.append(t); continue }
-            for f in 0..<m.imageTokens {
-                visual[context.count] = UnsafePointer(projected.output.data + f * c.textConfig.hiddenSize)
-                context.append(t)
-            }
-        }
+        let routed = moe && m.moe != nil
+        let (tokens, routing) = m.visualTokens(encoding, guidance: routed ? .prompts([bos + promptTokens]) : nil)
+        if routed, let weights = routing.first ?? nil { self.routing.append((item.language, weights)) }
+        let imageToken = Int32(c.imageTokenIndex)
+        let context = bos + ImagePlaceholders.expand(promptTokens, imageToken: imageToken, count: m.imageTokens)
+        let visual = VisualTokens(tokens: tokens, placement: context.withUnsafeBufferPointer {
+            VisualTokens.placement(image: 0, tokensPerImage: m.imageTokens, imageToken: imageToken, in: $0, rowOffset: 0)
+        })
         let labels = mode == .letter ? item.choices.indices.map { SuiteLoader.letters[$0] } : item.choices
         let conts = labels.map { continuation(of: promptTokens, prompt, $0) }
         return (scorer.score(context: context, continuations: conts, visual: visual), labels)
@@ -181,7 +192,7 @@ public final class Evaluator {
         let n = max(total, 1)
         return EvalResult(model: modelName, suite: suite.name, mode: options.mode, shots: options.resolvedShots,
                           overall: Score(acc: Double(correct) / Double(n), accNorm: options.mode == .continuation ? Double(correctNorm) / Double(n) : nil, n: total),
-                          macroAcc: subjects.values.reduce(0) { $0 + $1.acc } / Double(max(subjects.count, 1)),
+                          macroAcc: subjects.keys.sorted().reduce(0) { $0 + subjects[$1]!.acc } / Double(max(subjects.count, 1)),  // in name order: deterministic
                           subjects: subjects,
                           languages: byLanguage.isEmpty ? nil : byLanguage.mapValues { v in
                               Score(acc: Double(v.c) / Double(v.n), accNorm: options.mode == .continuation ? Double(v.cn) / Double(v.n) : nil, n: v.n)

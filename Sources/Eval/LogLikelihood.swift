@@ -26,14 +26,14 @@ public final class LogLikelihood {
         self.decoder = decoder
         self.truncation = truncation
         maxLength = decoder.config.maxPositionEmbeddings
-        prefix = KVCache(config: decoder.config, batch: 1, capacity: maxLength, chunk: Self.chunk)
+        prefix = decoder.makeCache(batch: 1, capacity: maxLength, chunk: Self.chunk)
     }
 
     /// Σ log p(continuation | context) for each continuation. When context + continuation is
     /// longer than the model's context, `truncation` decides what is dropped.
-    /// `visual` gives the embeddings of context positions holding image tokens (position → C floats);
-    /// left truncation keeps them aligned.
-    public func score(context: [Int32], continuations fullContinuations: [[Int32]], visual: [Int: UnsafePointer<Float>] = [:]) -> [Double] {
+    /// `visual` places visual tokens at context positions (image tokens); left truncation keeps
+    /// them aligned.
+    public func score(context: [Int32], continuations fullContinuations: [[Int32]], visual: VisualTokens? = nil) -> [Double] {
         precondition(!context.isEmpty && fullContinuations.allSatisfy { !$0.isEmpty }, "empty context or continuation")
         let ctx: [Int32], continuations: [[Int32]]
         var dropped = 0
@@ -57,8 +57,7 @@ public final class LogLikelihood {
         var logits: Tensor?
         for start in stride(from: 0, to: ctx.count, by: Self.chunk) {
             let end = min(ctx.count, start + Self.chunk)
-            let rows = visual.compactMap { p, v in (start..<end).contains(p - dropped) ? (row: p - dropped - start, vector: v) : nil }
-            logits = decoder.forward(newTokens: Array(ctx[start..<end]), cache: prefix, visual: rows)
+            logits = decoder.forward(newTokens: Array(ctx[start..<end]), cache: prefix, visual: visual?.chunk((start + dropped)..<(end + dropped)))
         }
         guard let logits else { preconditionFailure("a non-empty context yields logits") }
         let first = Self.logSoftmax(logits.data + (logits.rowCount - 1) * V, V)
@@ -67,7 +66,7 @@ public final class LogLikelihood {
 
         // The continuations (all but their last tokens) as one batch over copies of the prefix.
         let B = continuations.count
-        let cache = batches[B] ?? KVCache(config: decoder.config, batch: B, capacity: maxLength, chunk: Self.chunk)
+        let cache = batches[B] ?? decoder.makeCache(batch: B, capacity: maxLength, chunk: Self.chunk)
         batches[B] = cache
         cache.broadcastPrefix(from: prefix, count: ctx.count)
         let inputs = longest - 1

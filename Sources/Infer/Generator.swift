@@ -14,7 +14,7 @@ public enum Generator {
         guard capacity <= decoder.config.maxPositionEmbeddings else {
             throw ModelError("prompt (\(prompt.count) tokens) plus \(maxNewTokens) new tokens exceeds the model's context of \(decoder.config.maxPositionEmbeddings)")
         }
-        let cache = KVCache(config: decoder.config, batch: 1, capacity: capacity)
+        let cache = decoder.makeCache(batch: 1, capacity: capacity)
         var sampler = Sampler(options)
         let V = decoder.config.vocabSize
         var logits = decoder.forward(newTokens: prompt, cache: cache)

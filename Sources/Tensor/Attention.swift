@@ -75,11 +75,12 @@ public enum Attention {
     ///   dP = dY Vᵀ (+ G),  dS = P ⊙ (dP − rowsum(dP ⊙ P)) / √D,
     ///   dQ += dS K,  dK += dSᵀ Q,  dV += Pᵀ dY   (dK, dV summed over the heads of a group)
     ///
-    /// `headSumGradient` G: (B·T, L), the gradient of a consumer of Σ_h P (Wings' router) over the
-    /// first L keys; added to every head's dP (columns past S are ignored, keys past L get none).
+    /// `probabilitySumGradient` G: (B·T, L), the gradient of a loss term that reads Σ_h P (the
+    /// probabilities summed over heads) over the first L keys of each query; it is added to every
+    /// head's dP (columns past S are ignored, keys past L get none).
     public static func backward(dq: Tensor, dk: Tensor, dv: Tensor, datt: Tensor, dy: Tensor,
                                 att: Tensor, q: Tensor, k: Tensor, v: Tensor, shape s: AttentionShape,
-                                headSumGradient: Tensor? = nil) {
+                                probabilitySumGradient: Tensor? = nil) {
         let B = s.batch, T = s.queries, S = s.keys, NH = s.heads, NKV = s.kvHeads, D = s.headSize
         let qC = NH * D, kvC = NKV * D, group = NH / NKV
         let scale = 1 / Float(D).squareRoot()
@@ -99,7 +100,7 @@ public enum Attention {
                 let dqM = Matrix(dq.data + b * T * qC + h * D, rows: T, columns: D, stride: qC)
                 let dyM = Matrix(dy.data + b * T * qC + h * D, rows: T, columns: D, stride: qC)
                 GEMM.multiply(dyM, vM, transposeB: true, into: dpM)
-                if let g = headSumGradient {
+                if let g = probabilitySumGradient {
                     let L = g.lastDimension, width = Swift.min(L, S)
                     for t in 0..<T {
                         let src = g.data + (b * T + t) * L, dst = dpM.data + t * S

@@ -40,6 +40,24 @@ public enum GEMM {
 
     private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 
+    /// How a product is spread over the cores.
+    public enum Split: Sendable, Equatable {
+        /// One single-threaded sgemm (small products, or one core).
+        case none
+        /// One block of c's rows per core (rows of op(a)).
+        case rows
+        /// One block of c's columns per core (columns of op(b)): when there are too few rows.
+        case columns
+    }
+
+    /// The split of an (M, K)·(K, N) product: over the cores from `splitThreshold` multiply-adds,
+    /// by rows when there are at least 64 per core, else by columns.
+    public static func split(m: Int, n: Int, k: Int) -> Split {
+        let parts = Parallel.workers
+        guard parts > 1, m * n * k >= splitThreshold else { return .none }
+        return m >= 64 * parts ? .rows : .columns
+    }
+
     /// c = alpha · op(a) · op(b) + beta · c, where op(x) is x or xᵀ.
     ///
     /// Shapes: op(a) (M, K), op(b) (K, N), c (M, N).
@@ -57,11 +75,10 @@ public enum GEMM {
             return
         }
         let parts = Parallel.workers
-        guard parts > 1, m * n * k >= splitThreshold else {
+        switch split(m: m, n: n, k: k) {
+        case .none:
             sgemm(a, transposeA, b, transposeB, c, m, n, k, alpha, beta)
-            return
-        }
-        if m >= 64 * parts {
+        case .rows:
             // Rows of c come from rows of op(a): a's rows, or a's columns when transposed.
             Parallel.forEachIndex(parts) { p in
                 let r0 = m * p / parts, r1 = m * (p + 1) / parts
@@ -70,7 +87,7 @@ public enum GEMM {
                 let cp = Matrix(c.data + r0 * c.stride, rows: r1 - r0, columns: n, stride: c.stride)
                 sgemm(ap, transposeA, b, transposeB, cp, r1 - r0, n, k, alpha, beta)
             }
-        } else {
+        case .columns:
             // Columns of c come from columns of op(b): b's columns, or b's rows when transposed.
             Parallel.forEachIndex(parts) { p in
                 let c0 = n * p / parts, c1 = n * (p + 1) / parts

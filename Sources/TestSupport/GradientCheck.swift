@@ -1,7 +1,7 @@
 import Foundation
 import Tensor
 
-/// Finite-difference gradient checking for tests (DESIGN.md §6): with a scalar
+/// Finite-difference gradient checking for tests: with a scalar
 /// loss L = Σ out ⊙ dout, each checked element's analytic gradient is compared with
 /// the central difference (L(x + ε) − L(x − ε)) / 2ε.
 public enum GradientCheck {

@@ -3,8 +3,6 @@ import Eval
 import Data
 import Foundation
 import Support
-import Model
-import Tokenizer
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,23 +49,12 @@ struct EvalCommand: ParsableCommand {
                     throw ValidationError("\(suite) has image questions: drop --text-only to score them with a multimodal model")
                 }
                 let options = EvalOptions(mode: mode, shots: shots, limit: limit, truncation: truncation)
-                let terminal = isatty(STDERR_FILENO) != 0
                 func evaluate(_ dir: String) throws -> EvalResult {
-                    let tokenizer = try SentencePieceTokenizer(path: dir + "/" + ModelDirectory.tokenizerFile)
-                    let evaluator = loaded.isMultimodal
-                        ? Evaluator(model: try MultimodalModel.load(dir), tokenizer: tokenizer, truncation: options.truncation)
-                        : Evaluator(decoder: try ModelDirectory.loadDecoder(dir), tokenizer: tokenizer, truncation: options.truncation)
+                    let evaluator = try Evaluator(directory: dir, truncation: options.truncation)
                     evaluator.template = template
                     print("\(dir): \(loaded.name), \(loaded.subjects.count) subjects, \(mode.rawValue) mode, \(options.resolvedShots) shots")
                     flushOutput()
-                    var lastReport = Date.distantPast
-                    let result = try evaluator.run(loaded, options: options, modelName: dir) { done, total in
-                        guard Date().timeIntervalSince(lastReport) > 0.2 || done == total else { return }
-                        lastReport = Date()
-                        let line = "  \(done)/\(total) questions"
-                        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)\(done == total ? "\n" : "")".utf8)) }
-                        else if done == total { print(line) }
-                    }
+                    let result = try evaluator.run(loaded, options: options, modelName: dir, progress: ProgressLine(unit: "questions").update)
                     print(result.markdown())
                     if !evaluator.routing.isEmpty { print("Parrot routing (mean weight per expert):\n" + RouterReport(evaluator.routing).markdown()) }
                     print(String(format: "%d questions in %.1f s (%.1f questions/s)", result.overall.n, result.seconds ?? 0, result.questionsPerSecond ?? 0))

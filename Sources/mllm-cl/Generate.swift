@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Infer
 import Model
-import Tokenizer
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,30 +26,20 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let decoder = try ModelDirectory.loadDecoder(model)
-            let tokenizer = try SentencePieceTokenizer(path: model + "/" + ModelDirectory.tokenizerFile)
-            let bos = tokenizer.bosID ?? Int32(decoder.config.bosTokenId ?? 1)
+            let loaded = try LoadedModel(directory: model), tokenizer = loaded.tokenizer
+            let bos = tokenizer.bosID ?? Int32(loaded.decoder.config.bosTokenId ?? 1)
             let prompt = [bos] + tokenizer.encode(self.prompt)
-            var stop = Set<Int32>([bos])
-            if let eos = tokenizer.eosID { stop.insert(eos) }
-            var generated = Array(prompt.dropFirst())
-            var printed = tokenizer.decode(generated)
-            print(printed, terminator: "")
+            let stop = Set([bos, tokenizer.eosID].compactMap { $0 })
+            var stream = TextStream(tokenizer, ids: Array(prompt.dropFirst()))
+            print(stream.text, terminator: "")
             let start = Date()
-            let new = try Generator.generate(decoder, prompt: prompt, maxNewTokens: maxNewTokens,
+            let new = try Generator.generate(loaded.decoder, prompt: prompt, maxNewTokens: maxNewTokens,
                                              options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
                                              stopTokens: stop) { token in
-                generated.append(token)
-                let text = tokenizer.decode(generated)
-                if text.hasPrefix(printed) {
-                    print(text.dropFirst(printed.count), terminator: "")
-                    flushOutput()
-                    printed = text
-                }
+                print(stream.append(token), terminator: "")
+                flushOutput()
             }
-            let text = tokenizer.decode(generated)
-            if text.hasPrefix(printed) { print(text.dropFirst(printed.count), terminator: "") }
-            print("")
+            print(stream.finish())
             let seconds = Date().timeIntervalSince(start)
             FileHandle.standardError.write(Data(String(format: "[%d tokens, %.0f tokens/s]\n", new.count, Double(new.count) / max(seconds, 1e-9)).utf8))
         }

@@ -2,8 +2,6 @@ import ArgumentParser
 import Data
 import Foundation
 import Infer
-import Model
-import Tokenizer
 
 struct InferCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,85 +31,16 @@ struct InferCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             guard ["chatml", "plain", "none"].contains(template) else { throw ValidationError("--template must be chatml, plain or none") }
-            guard batchSize >= 1, maxNewTokens >= 1 else { throw ValidationError("--batch-size and --max-new-tokens must be at least 1") }
-            let multimodal = MultimodalModel.isMultimodal(directory: model) ? try MultimodalModel.load(model) : nil
-            let decoder = try multimodal?.decoder ?? ModelDirectory.loadDecoder(model)
-            let tokenizer = try SentencePieceTokenizer(path: model + "/" + ModelDirectory.tokenizerFile)
-            guard let data = FileManager.default.contents(atPath: input) else { throw ValidationError("\(input): file not found") }
-            let folder = imageFolder ?? (input as NSString).deletingLastPathComponent
-
-            // Ids already answered, from an earlier (interrupted) run.
-            var finished = Set<String>()
-            if let existing = FileManager.default.contents(atPath: output) {
-                for line in existing.split(separator: UInt8(ascii: "\n")) {
-                    if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = o["id"] as? String { finished.insert(id) }
-                }
-            } else {
-                guard FileManager.default.createFile(atPath: output, contents: nil) else { throw ValidationError("\(output): cannot create") }
-            }
-            guard let out = FileHandle(forWritingAtPath: output) else { throw ValidationError("\(output): cannot open") }
-            try out.seekToEnd()
-
-            var requests: [(InferRequest, UInt64)] = [], bad = 0, skipped = 0
-            for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-                if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-                do {
-                    let r = try parse(Data(line), folder: folder, multimodal: multimodal != nil)
-                    if finished.contains(r.id) { skipped += 1; continue }
-                    requests.append((r, seed &+ UInt64(i + 1)))
-                } catch {
-                    bad += 1
-                    FileHandle.standardError.write(Data("\(input):\(i + 1): \(error)\n".utf8))
-                }
-            }
-            let generator = BatchGenerator(decoder: decoder, multimodal: multimodal, tokenizer: tokenizer,
-                                           template: template == "none" ? nil : ChatTemplate(rawValue: template),
-                                           options: SamplingOptions(temperature: temperature, topK: topK, topP: topP), maxNewTokens: maxNewTokens)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            var generated = 0, written = 0
-            let start = Date()
-            for batchStart in stride(from: 0, to: requests.count, by: batchSize) {
-                let batch = Array(requests[batchStart..<min(requests.count, batchStart + batchSize)])
-                do {
-                    try generator.generate(batch.map(\.0), seeds: batch.map(\.1)) { result in
-                        try out.write(contentsOf: encoder.encode(result) + Data("\n".utf8))
-                        generated += result.tokens
-                        written += 1
-                    }
-                } catch {
-                    bad += batch.count
-                    FileHandle.standardError.write(Data("batch of \(batch.map(\.0.id).joined(separator: ", ")): \(error)\n".utf8))
-                }
-            }
-            try out.close()
-            let seconds = Date().timeIntervalSince(start)
+            var o = InferJob.Options(model: model, input: input, output: output)
+            o.imageFolder = imageFolder
+            o.batchSize = batchSize
+            o.maxNewTokens = maxNewTokens
+            o.sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP)
+            o.seed = seed
+            o.template = ChatTemplate(rawValue: template)
+            let r = try InferJob(o) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }.run()
             print(String(format: "%d outputs (%d skipped as done, %d bad lines), %d tokens in %.2f s: %.1f tokens/s at batch size %d",
-                         written, skipped, bad, generated, seconds, Double(generated) / max(seconds, 1e-9), batchSize))
+                         r.written, r.skipped, r.bad, r.tokens, r.seconds, Double(r.tokens) / max(r.seconds, 1e-9), batchSize))
         }
-    }
-
-    func parse(_ line: Data, folder: String, multimodal: Bool) throws -> InferRequest {
-        guard let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { throw ValidationError("not a JSON object") }
-        guard let rawID = o["id"] else { throw ValidationError("missing 'id'") }
-        let id = (rawID as? String) ?? "\(rawID)"
-        let prompt: String
-        if let p = o["prompt"] as? String {
-            prompt = p
-        } else if let turns = o["conversations"] as? [[String: Any]],
-                  let first = turns.first(where: { ($0["from"] as? String) == "human" })?["value"] as? String {
-            prompt = first
-        } else {
-            throw ValidationError("needs a string 'prompt' or LLaVA 'conversations' with a human turn")
-        }
-        var image: String?
-        if let relative = o["image"] {
-            guard multimodal else { throw ValidationError("has an image, but \(model) has no vision tower") }
-            guard let r = relative as? String, !r.isEmpty else { throw ValidationError("'image' must be a path") }
-            let path = r.hasPrefix("/") ? r : (folder as NSString).appendingPathComponent(r)
-            _ = try ImageDecoder.decode(path: path)  // unreadable images are this line's error, not the batch's
-            image = path
-        }
-        return InferRequest(id: id, prompt: prompt, image: image)
     }
 }

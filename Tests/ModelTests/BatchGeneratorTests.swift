@@ -31,7 +31,7 @@ struct BatchGeneratorTests {
         let requests = [InferRequest(id: "a", prompt: "What color are the shapes?", image: dir + "/" + ToyScenes.imageName(0)),
                         InferRequest(id: "b", prompt: "Rubok lives in"),
                         InferRequest(id: "c", prompt: "Where are the shapes? Answer briefly.", image: dir + "/" + ToyScenes.imageName(1))]
-        let generator = BatchGenerator(decoder: m.decoder, multimodal: m, tokenizer: tokenizer, template: .chatml,
+        let generator = BatchGenerator(model: .multimodal(m), tokenizer: tokenizer, template: .chatml,
                                        options: SamplingOptions(temperature: temperature, topK: 20), maxNewTokens: 12)
         var together: [String: InferResult] = [:]
         try generator.generate(requests, seeds: [7, 8, 9]) { together[$0.id] = $0 }

@@ -11,10 +11,13 @@ struct WingsTests {
         let B = 2, T = 5, NH = 4, NKV = 2, D = 3, C = NH * D, KC = NKV * D, r = 2, N = B * T
         let shape = AttentionShape(batch: B, queries: T, keys: T, heads: NH, kvHeads: NKV, headSize: D, causal: true)
         let s = TestTensors(seed: 5)
-        let ws = LoRRA.shapes(hidden: C, kvSize: KC, rank: r).map { s.make($0, scale: 0.5) }
-        let w = LoRRA.Weights(qA: ws[0], qB: ws[1], kA: ws[2], kB: ws[3], vA: ws[4], vB: ws[5], oA: ws[6], oB: ws[7])
-        let gs = ws.map { s.zeros($0.shape) }
-        let g = LoRRA.Weights<Tensor?>(qA: gs[0], qB: gs[1], kA: gs[2], kB: gs[3], vA: gs[4], vB: gs[5], oA: gs[6], oB: gs[7])
+        var table = ParameterTableBuilder()
+        let slots = LoRRA.Slots(prefix: "", hidden: C, kvSize: KC, rank: r, table: &table)
+        let p = Parameters(table.table)
+        p.setTrainable(matching: ["*"])
+        for slot in slots.all { p.value(slot).copy(from: s.make(p.table[slot.index].shape, scale: 0.5)) }
+        let ws = slots.all.map { p.value($0) }, gs = slots.all.map { p.gradient($0)! }
+        _ = ws.map { s.zeros($0.shape) }  // the draws the former gradient tensors took: the inputs below stay as they were
         let xq = s.make([N, C]), xkv = s.make([N, C]), dout = s.make([N, C])
         // Sequence 0 sees keys 1 and 3 only (rows 0 sees none: it must output 0); sequence 1 all but its last.
         let mask: [Int32] = [0, 1, 0, 1, 0, 1, 1, 1, 1, 0]
@@ -24,12 +27,12 @@ struct WingsTests {
         let dxq = s.zeros([N, C]), dxkv = s.zeros([N, C])
         mask.withUnsafeBufferPointer { m in
             let loss = { () -> Double in
-                LoRRA.forward(w, xq: xq, xkv: xkv, keyMask: m.baseAddress, shape: shape, buffers)
+                LoRRA.forward(p, slots, xq: xq, xkv: xkv, keyMask: m.baseAddress, shape: shape, buffers)
                 return GradientCheck.dot(buffers.out, dout)
             }
             _ = loss()
             #expect((0..<C).allSatisfy { buffers.out[$0] == 0 }, "a query with no visible key outputs 0")
-            LoRRA.backward(w, g, dout: dout, xq: xq, xkv: xkv, shape: shape, buffers, scratch, dxq: dxq, dxkv: dxkv)
+            LoRRA.backward(p, slots, dout: dout, xq: xq, xkv: xkv, shape: shape, buffers, scratch, dxq: dxq, dxkv: dxkv)
             for (name, x, dx) in [("X_q", xq, dxq), ("X_kv", xkv, dxkv)] {
                 let e = GradientCheck.relativeError(of: x, analytic: dx, eps: 1e-2, loss: loss)
                 #expect(e < 1e-2, "\(name): relative error \(e)")
@@ -146,7 +149,7 @@ struct WingsTests {
         plainConfig.wings = nil
         let plain = DecoderModel(config: plainConfig)
         plain.initialize(seed: 9, std: 0.3)
-        let wings = plain.attachingWings(Self.config.wings!, seed: 4)
+        let wings = plain.attaching(Self.config.wings!, seed: 4)
         #expect(wings.parameters.table.count == plain.parameters.table.count + 2 * 18)
         var rng = SeededGenerator(seed: 2)
         let a = DecoderActivations(config: plainConfig, batch: 2, sequence: 6)
@@ -180,7 +183,7 @@ struct WingsTests {
         Self.batch(acts, decoder: decoder, rng: &rng)
         decoder.forwardLayers(acts)
         let tokens = (0..<T).map { acts.tokens[$0] }
-        let visual = (1...3).map { (row: $0, vector: UnsafePointer(acts.embeddings.data + $0 * C)) }
+        let visual = VisualTokens(tokens: acts.embeddings.reshaped([2 * T, C]), placement: (1...3).map { (from: $0, to: $0) })
         let cache = KVCache(config: Self.config, batch: 1, capacity: 8, chunk: 4)
         let first = decoder.forward(newTokens: Array(tokens[0..<4]), cache: cache, visual: visual).array
         let second = decoder.forward(newTokens: Array(tokens[4..<6]), cache: cache).array

@@ -31,6 +31,12 @@ struct TrainingRunTests {
         return try Trainer(recipe: r, options: o).run()
     }
 
+    /// Every record of `out`'s metrics.jsonl.
+    func metricRecords(_ out: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: "\(dir)/\(out)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
     func metricLosses(_ out: String) throws -> [Double] {
         let text = try String(contentsOfFile: "\(dir)/\(out)/metrics.jsonl", encoding: .utf8)
         return text.split(separator: "\n").compactMap { line in
@@ -61,7 +67,7 @@ struct TrainingRunTests {
         let full = try run(recipe("ref-\(point)"))
         let out = "crash-\(point)"
         var saves = 0
-        #expect(throws: (any Error).self) {
+        #expect(throws: TrainError.self) {
             _ = try run(recipe(out), failpoint: { file in
                 if file == "model.safetensors" { saves += 1 }
                 if saves == 2 && file == point { throw TrainError("simulated crash writing \(file)") }
@@ -265,6 +271,15 @@ struct TrainingRunTests {
         #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
         #expect(logs.contains { $0.hasPrefix("replay: 8 text-only samples from earlier stages, 30% of each epoch") })
         #expect(logs.contains { $0.hasPrefix("ewc: Fisher diagonal from 8 samples of stage 'pretrain'") })
+        // The penalty joins the loss: 0 at the stage's first step (θ = θ*), then growing as θ leaves θ*.
+        let records = try metricRecords("cl-full")
+        let penalties = records.compactMap { $0["ewc_penalty"] as? Double }
+        for r in records where r["ewc_penalty"] != nil {
+            let sum = (r["task_loss"] as! Double) + (r["ewc_penalty"] as! Double)
+            #expect(abs(sum - (r["loss"] as! Double)) < 1e-5, "loss = task_loss + ewc_penalty")
+        }
+        #expect(penalties.count == 4 && penalties[0] == 0, "\(penalties)")
+        #expect(penalties.dropFirst().allSatisfy { $0 > 0 }, "\(penalties)")
         _ = try run(recipe("cl-parts", extra), stopAfter: 8)
         let rest = try run(recipe("cl-parts", extra), resume: true)
         #expect(rest.losses == Array(full.losses[8...]))
@@ -289,8 +304,7 @@ extension TrainingRunTests {
         #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
         #expect(logs.contains { $0.hasPrefix("distillation: teacher = the weights at the start of 'chat' (9 tensors copied, the rest shared") })
         #expect(logs.contains { $0.hasPrefix("feature augmentation: replayed samples shifted") })
-        let records = try String(contentsOfFile: "\(dir)/kd-full/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let records = try metricRecords("kd-full")
         let kd = records.compactMap { $0["distillation_loss"] as? Double }
         for r in records where r["distillation_loss"] != nil {
             let sum = (r["task_loss"] as! Double) + (r["distillation_loss"] as! Double)

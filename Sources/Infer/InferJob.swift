@@ -1,0 +1,116 @@
+import Data
+import Foundation
+import Model
+import Tokenizer
+
+/// `mllm-cl infer`: completes every prompt of a JSONL file in batches and appends one JSON line
+/// per completion to the output as its sequence finishes. Ids already in the output are
+/// skipped, so an interrupted run can be rerun; a bad input line is reported and the rest go on.
+public struct InferJob {
+    public struct Options: Sendable {
+        public var model: String
+        public var input: String
+        public var output: String
+        /// Relative image paths start here (default: the input's folder).
+        public var imageFolder: String?
+        public var batchSize = 8
+        public var maxNewTokens = 64
+        public var sampling = SamplingOptions()
+        /// Input line i (1-based) samples with seed + i.
+        public var seed: UInt64 = 0
+        /// nil: raw text (`--template none`).
+        public var template: ChatTemplate? = .chatml
+
+        public init(model: String, input: String, output: String) {
+            self.model = model
+            self.input = input
+            self.output = output
+        }
+    }
+
+    /// What a run did.
+    public struct Report: Sendable {
+        public var written = 0, skipped = 0, bad = 0, tokens = 0
+        public var seconds = 0.0
+    }
+
+    public let options: Options
+    /// Receives one line per bad input line or failed batch (the caller prints it to stderr).
+    let warn: (String) -> Void
+
+    public init(_ options: Options, warn: @escaping (String) -> Void) {
+        self.options = options
+        self.warn = warn
+    }
+
+    public func run() throws -> Report {
+        let o = options
+        guard o.batchSize >= 1, o.maxNewTokens >= 1 else { throw InferError("--batch-size and --max-new-tokens must be at least 1") }
+        let loaded = try LoadedModel(directory: o.model)
+        guard let data = FileManager.default.contents(atPath: o.input) else { throw InferError("\(o.input): file not found") }
+        let finished = Self.finishedIDs(in: o.output)
+        let out = try Self.openForAppending(o.output)
+        defer { try? out.close() }
+        var report = Report()
+        let requests = readRequests(data, skipping: finished, acceptsImages: loaded.multimodal != nil, report: &report)
+        let generator = BatchGenerator(model: loaded.model, tokenizer: loaded.tokenizer, template: o.template,
+                                       options: SamplingOptions(temperature: o.sampling.temperature, topK: o.sampling.topK, topP: o.sampling.topP),
+                                       maxNewTokens: o.maxNewTokens)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let start = Date()
+        for batchStart in stride(from: 0, to: requests.count, by: o.batchSize) {
+            let batch = Array(requests[batchStart..<min(requests.count, batchStart + o.batchSize)])
+            do {
+                try generator.generate(batch.map(\.0), seeds: batch.map(\.1)) { result in
+                    try out.write(contentsOf: encoder.encode(result) + Data("\n".utf8))
+                    report.tokens += result.tokens
+                    report.written += 1
+                }
+            } catch {
+                report.bad += batch.count
+                warn("batch of \(batch.map(\.0.id).joined(separator: ", ")): \(error)")
+            }
+        }
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    /// The input's requests (each with its seed), minus the ids in `finished`; bad lines are reported and counted.
+    func readRequests(_ data: Data, skipping finished: Set<String>, acceptsImages: Bool, report: inout Report) -> [(InferRequest, UInt64)] {
+        let folder = options.imageFolder ?? (options.input as NSString).deletingLastPathComponent
+        var requests: [(InferRequest, UInt64)] = []
+        for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            do {
+                let r = try InferRequest(jsonLine: Data(line), folder: folder, model: options.model, acceptsImages: acceptsImages)
+                if finished.contains(r.id) { report.skipped += 1; continue }
+                requests.append((r, options.seed &+ UInt64(i + 1)))
+            } catch {
+                report.bad += 1
+                warn("\(options.input):\(i + 1): \(error)")
+            }
+        }
+        return requests
+    }
+
+    /// Ids already answered in `output` (an earlier, interrupted run).
+    static func finishedIDs(in output: String) -> Set<String> {
+        guard let existing = FileManager.default.contents(atPath: output) else { return [] }
+        var ids = Set<String>()
+        for line in existing.split(separator: UInt8(ascii: "\n")) {
+            if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = o["id"] as? String { ids.insert(id) }
+        }
+        return ids
+    }
+
+    /// `path` opened for appending (created when missing).
+    static func openForAppending(_ path: String) throws -> FileHandle {
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw InferError("\(path): cannot create") }
+        }
+        guard let out = FileHandle(forWritingAtPath: path) else { throw InferError("\(path): cannot open") }
+        try out.seekToEnd()
+        return out
+    }
+}

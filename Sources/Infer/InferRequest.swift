@@ -1,0 +1,61 @@
+import Data
+import Foundation
+import Support
+
+/// A line of an `infer` input that cannot be used, or an output that cannot be written.
+public enum InferErrors: ErrorDomain {}
+public typealias InferError = UserError<InferErrors>
+
+/// One prompt to complete.
+public struct InferRequest: Sendable {
+    public var id: String
+    public var prompt: String
+    /// An image path (multimodal models only).
+    public var image: String?
+
+    public init(id: String, prompt: String, image: String? = nil) {
+        self.id = id
+        self.prompt = prompt
+        self.image = image
+    }
+}
+
+/// One completion: `{"id", "output", "tokens", "finish_reason"}` (stop: an end token; length: the limit).
+public struct InferResult: Codable, Sendable, Equatable {
+    public var id: String
+    public var output: String
+    public var tokens: Int
+    public var finishReason: String
+
+    enum CodingKeys: String, CodingKey { case id, output, tokens, finishReason = "finish_reason" }
+}
+
+
+extension InferRequest {
+    /// One input line: `{"id", "prompt", "image"?}` or a LLaVA sample `{"id", "image"?, "conversations"}`
+    /// (its first human turn is the prompt). A relative image path starts at `folder`; the image
+    /// must decode (an unreadable image is this line's error, not its batch's). `model` names
+    /// the model in the error for an image it cannot take (`acceptsImages` false).
+    public init(jsonLine line: Data, folder: String, model: String, acceptsImages: Bool) throws {
+        guard let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { throw InferError("not a JSON object") }
+        guard let rawID = o["id"] else { throw InferError("missing 'id'") }
+        let prompt: String
+        if let p = o["prompt"] as? String {
+            prompt = p
+        } else if let turns = o["conversations"] as? [[String: Any]],
+                  let first = turns.first(where: { ($0["from"] as? String) == "human" })?["value"] as? String {
+            prompt = first
+        } else {
+            throw InferError("needs a string 'prompt' or LLaVA 'conversations' with a human turn")
+        }
+        var image: String?
+        if let relative = o["image"] {
+            guard acceptsImages else { throw InferError("has an image, but \(model) has no vision tower") }
+            guard let r = relative as? String, !r.isEmpty else { throw InferError("'image' must be a path") }
+            let path = r.hasPrefix("/") ? r : (folder as NSString).appendingPathComponent(r)
+            _ = try ImageDecoder.decode(path: path)
+            image = path
+        }
+        self.init(id: (rawID as? String) ?? "\(rawID)", prompt: prompt, image: image)
+    }
+}

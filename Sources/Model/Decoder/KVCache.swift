@@ -1,0 +1,148 @@
+import Tensor
+
+/// Keys and values of every layer for B sequences of up to `capacity` positions, plus
+/// the working buffers of a forward pass over up to `chunk` new tokens per sequence and each
+/// attached adapter's cache state.
+public final class KVCache: @unchecked Sendable {
+    public let batch: Int
+    public let capacity: Int
+    public let chunk: Int
+    /// Positions filled so far (the same for every sequence).
+    public internal(set) var length = 0
+    let arena: Arena
+    let keys: [Tensor]        // per layer (B, capacity, KC)
+    let values: [Tensor]      // per layer (B, capacity, KC)
+    let work: LayerBuffers    // one layer's buffers for (B, chunk) rows, keys up to capacity
+    let embeddings: Tensor    // (B·chunk, C) the new rows' input embeddings, visual tokens spliced in
+    let lnf: Tensor           // (B·chunk, C)
+    let rstdf: Tensor         // (B·chunk)
+    let logits: Tensor        // (B·chunk, V)
+    let tokens: UnsafeMutablePointer<Int32>     // (B·chunk)
+    let imageRows: UnsafeMutablePointer<UInt8>  // (B·chunk) 1 = a visual token's row
+    /// (B, capacity): 0 marks a position holding left padding, which no query may attend to.
+    public let keyMask: UnsafeMutablePointer<Int32>
+    /// Left-padding positions per sequence.
+    private(set) var padding: [Int]
+    /// Each attached adapter's cache state (`DecoderModel.adapters` order).
+    let adapterStates: [any AdapterState]
+
+    /// `adapters`: those of the decoder that will run on it (default: those `c` records).
+    public init(config c: DecoderConfig, batch B: Int, capacity: Int, chunk: Int? = nil, adapters: [any DecoderAdapter]? = nil) {
+        precondition(capacity <= c.maxPositionEmbeddings, "cache of \(capacity) beyond max_position_embeddings \(c.maxPositionEmbeddings)")
+        batch = B
+        self.capacity = capacity
+        let chunk = Swift.min(chunk ?? capacity, capacity)
+        self.chunk = chunk
+        let KC = c.kvSize, N = B * chunk
+        typealias Layout = ([Tensor], [Tensor], LayerBuffers, Tensor, Tensor, Tensor, Tensor)
+        let (arena, l): (Arena, Layout) = Arena.build { allocate in
+            ((0..<c.numHiddenLayers).map { _ in allocate([B, capacity, KC]) },
+             (0..<c.numHiddenLayers).map { _ in allocate([B, capacity, KC]) },
+             LayerBuffers(rows: N, batch: B, queries: chunk, keys: capacity, config: c, allocate),
+             allocate([N, c.hiddenSize]), allocate([N, c.hiddenSize]), allocate([N]), allocate([N, c.vocabSize]))
+        }
+        self.arena = arena
+        (keys, values, work, embeddings, lnf, rstdf, logits) = l
+        tokens = .allocate(capacity: N)
+        tokens.initialize(repeating: 0, count: N)
+        imageRows = .allocate(capacity: N)
+        imageRows.initialize(repeating: 0, count: N)
+        keyMask = .allocate(capacity: B * capacity)
+        keyMask.initialize(repeating: 1, count: B * capacity)
+        padding = Array(repeating: 0, count: B)
+        adapterStates = (adapters ?? DecoderLayout(c).adapters).map { $0.makeState(.cache(batch: B, capacity: capacity, chunk: chunk)) }
+    }
+
+    deinit {
+        tokens.deallocate()
+        imageRows.deallocate()
+        keyMask.deallocate()
+    }
+
+    /// Forgets every position (the buffers are reused) and every padding mark.
+    public func reset() {
+        length = 0
+        keyMask.update(repeating: 1, count: batch * capacity)
+        padding = Array(repeating: 0, count: batch)
+        for s in adapterStates { s.reset() }
+    }
+
+    /// Marks the first `count` positions of sequence `b` as left padding: invisible to every query.
+    /// RoPE only sees relative positions, so a left-padded sequence scores exactly as an unpadded one.
+    public func maskPadding(sequence b: Int, count: Int) {
+        (keyMask + b * capacity).update(repeating: 0, count: count)
+        padding[b] = count
+    }
+
+    /// Rewinds to `position` positions: later ones will be recomputed (shared-prefix scoring
+    /// evaluates several continuations after one prefix this way).
+    public func rewind(to position: Int) {
+        precondition(position >= 0 && position <= length)
+        length = position
+    }
+
+    /// Copies the first `count` positions of sequence 0 of `source` into every sequence here
+    /// and sets the length to `count`: one prefix, computed once, shared by a batch of continuations.
+    public func broadcastPrefix(from source: KVCache, count: Int) {
+        precondition(count <= source.length && count <= capacity && keys.count == source.keys.count)
+        let KC = keys.first.map { $0.lastDimension } ?? 0
+        for l in 0..<keys.count {
+            for b in 0..<batch {
+                (keys[l].data + b * capacity * KC).update(from: source.keys[l].data, count: count * KC)
+                (values[l].data + b * capacity * KC).update(from: source.values[l].data, count: count * KC)
+            }
+        }
+        for b in 0..<batch { (keyMask + b * capacity).update(from: source.keyMask, count: count) }
+        padding = Array(repeating: source.padding[0], count: batch)
+        for (state, from) in zip(adapterStates, source.adapterStates) { state.broadcastPrefix(from: from, count: count) }
+        length = count
+    }
+}
+
+extension DecoderModel {
+    /// Runs `newTokens` (B rows of n ≤ chunk tokens each, row-major) at positions
+    /// `cache.length ..< cache.length + n`, appending their keys and values to the cache.
+    /// `visual` replaces the embeddings of some of these B·n rows (image tokens).
+    /// Returns the logits, (B·n, V) rows, valid until the next call.
+    public func forward(newTokens: [Int32], cache: KVCache, visual: VisualTokens? = nil) -> Tensor {
+        let B = cache.batch, n = newTokens.count / B, start = cache.length, c = config
+        precondition(newTokens.count == B * n && n >= 1 && n <= cache.chunk, "\(newTokens.count) tokens for a batch of \(B), chunk \(cache.chunk)")
+        precondition(start + n <= cache.capacity, "KV cache full: \(start) + \(n) > \(cache.capacity)")
+        let N = B * n, C = c.hiddenSize, KC = c.kvSize
+        newTokens.withUnsafeBufferPointer { cache.tokens.update(from: $0.baseAddress!, count: N) }
+        let w = cache.work.rows(N)  // the cache may be larger than this call
+        let x0 = Tensor(cache.embeddings.data, shape: [N, C])
+        Embedding.forward(out: x0, ids: cache.tokens, table: parameters.value(layout.embed))
+        cache.imageRows.update(repeating: 0, count: N)
+        if let visual {  // image tokens: their visual embeddings
+            ImageSplice.forward(embeddings: x0, visual: visual.tokens, rows: visual.placement)
+            for (_, row) in visual.placement { cache.imageRows[row] = 1 }
+        }
+        let attached = zip(adapters, cache.adapterStates).map { adapter, state in
+            AttachedPass(adapter: adapter, pass: AdapterPass(
+                parameters: parameters, state: state, batch: B, rows: n, start: start, keyStride: cache.capacity, keyMask: cache.keyMask,
+                keyOffset: cache.padding, imageRows: cache.imageRows, inputEmbeddings: x0), backward: nil)
+        }
+        for a in attached { a.adapter.beginForward(a.pass, fromLayer: 0) }
+        let shape = AttentionShape(batch: B, queries: n, keys: start + n, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
+                                   headSize: c.headSize, causal: true, queryOffset: start, keyRowsPerSequence: cache.capacity,
+                                   maskStride: cache.capacity)
+        var x = x0  // then the residual stream lives in `out`: a block reads it before overwriting it
+        for l in 0..<c.numHiddenLayers {
+            let kc = cache.keys[l], vc = cache.values[l]
+            block(l, x: x, a: w, sequence: n, startPosition: start, adapters: attached) {
+                for b in 0..<B {
+                    (kc.data + (b * cache.capacity + start) * KC).update(from: w.k.data + b * n * KC, count: n * KC)
+                    (vc.data + (b * cache.capacity + start) * KC).update(from: w.v.data + b * n * KC, count: n * KC)
+                }
+                Attention.forward(y: w.attY, att: w.att, q: w.q, k: kc, v: vc, keyMask: cache.keyMask, shape: shape)
+                return AttentionProbabilities(probabilities: w.att, shape: shape)
+            }
+            x = w.out
+        }
+        cache.length = start + n
+        let logits = Tensor(cache.logits.data, shape: [N, c.vocabSize])
+        head(x: x, lnf: Tensor(cache.lnf.data, shape: [N, C]), rstd: Tensor(cache.rstdf.data, shape: [N]), logits: logits)
+        return logits
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import SafeTensors
+import Support
+import Tensor
+
+/// Decoder + vision tower + projector in one checkpoint directory: one `config.json`
+/// (`MultimodalConfig`) and one `model.safetensors` holding `model.*`/`lm_head.*` (the decoder,
+/// named as in a text-only checkpoint, so one loads into the other), `vision_tower.*` and
+/// `multi_modal_projector.*`.
+public final class MultimodalModel: @unchecked Sendable {
+    public let config: MultimodalConfig
+    public let decoder: DecoderModel
+    public let encoder: VisionEncoder
+    public let projector: Projector
+    /// Parrot's MoE (config `parrot`), applied to the projected tokens of every forward that
+    /// asks for it (Parrot's stage 1 trains the projector with it off).
+    public let moe: ParrotMoE?
+
+    public init(config: MultimodalConfig) {
+        self.config = config
+        decoder = DecoderModel(config: config.textConfig)
+        encoder = VisionEncoder(config: config.visionConfig, selectLayer: config.visionFeatureLayer,
+                                keepClassToken: config.visionFeatureSelectStrategy == "full")
+        projector = Projector(kind: config.projectorType, inputSize: config.visionConfig.hiddenSize, outputSize: config.textConfig.hiddenSize)
+        moe = config.parrot.map { ParrotMoE(config: $0, hidden: config.textConfig.hiddenSize) }
+    }
+
+    /// The parameter tables (each with its own arenas): decoder, tower, projector (, MoE).
+    public var parameterSets: [Parameters] { [decoder.parameters, encoder.parameters, projector.parameters] + (moe.map { [$0.parameters] } ?? []) }
+
+    public var parameterCount: Int { parameterSets.reduce(0) { $0 + $1.count } }
+
+    /// Makes exactly the tensors matching `patterns` trainable, in all three parts; returns their names.
+    @discardableResult
+    public func setTrainable(matching patterns: [String]) -> [String] {
+        parameterSets.flatMap { $0.setTrainable(matching: patterns) }
+    }
+
+    /// Visual tokens per image.
+    public var imageTokens: Int { encoder.featureCount }
+
+    public static func isMultimodal(directory: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + ModelDirectory.configFile),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return json["text_config"] != nil
+    }
+
+    public static func load(_ path: String) throws -> MultimodalModel {
+        let file = path + "/" + ModelDirectory.configFile
+        guard let data = FileManager.default.contents(atPath: file) else { throw ModelError("\(file): file not found") }
+        let config: MultimodalConfig
+        do { config = try JSONDecoder().decode(MultimodalConfig.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
+            throw ModelError("\(file): missing required key '\((context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))'")
+        } catch {
+            throw ModelError("\(file): not a multimodal config (\(error))")
+        }
+        try config.validate(file: file)
+        let model = MultimodalModel(config: config)
+        let weights = try SafeTensorsFile(path: path + "/" + ModelDirectory.weightsFile)
+        for p in model.parameterSets { try p.load(from: weights) }
+        return model
+    }
+
+    /// Writes `config.json` and `model.safetensors` (temporary name, then rename).
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(encoder.encode(config), to: path + "/" + ModelDirectory.configFile)
+        var meta = metadata
+        meta["format"] = "pt"
+        try SafeTensorsWriter.write(parameterSets.flatMap(\.safeTensorsEntries), metadata: meta, to: path + "/" + ModelDirectory.weightsFile)
+    }
+}
+
+extension MultimodalModel {
+    /// A copy with the decoder adapter `spec` attached fresh (`DecoderModel.attaching`); tower,
+    /// projector and MoE copied.
+    public func attaching(_ spec: any DecoderAdapterSpec, seed: UInt64) -> MultimodalModel {
+        var c = config
+        c.textConfig = spec.recorded(in: c.textConfig)
+        let grown = MultimodalModel(config: c)
+        grown.decoder.parameters.values.all.copy(from: decoder.attaching(spec, seed: seed).parameters.values.all)
+        for (dst, src) in zip(grown.parameterSets.dropFirst(), parameterSets.dropFirst()) { dst.values.all.copy(from: src.values.all) }
+        return grown
+    }
+}
+
+extension MultimodalModel {
+    /// A copy with a fresh Parrot MoE (every other tensor copied); the tower must keep its class token.
+    public func attachingParrot(_ parrot: ParrotConfig, seed: UInt64) throws -> MultimodalModel {
+        var c = config
+        c.parrot = parrot
+        try c.validate(file: "'model.parrot'")
+        let grown = MultimodalModel(config: c)
+        for (dst, src) in zip(grown.parameterSets, parameterSets) { dst.values.all.copy(from: src.values.all) }
+        grown.moe!.initialize(seed: seed)
+        return grown
+    }
+}

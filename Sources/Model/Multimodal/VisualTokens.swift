@@ -1,0 +1,49 @@
+import Tensor
+
+/// Visual tokens and the rows they go to: row `from` of `tokens` (K, C) replaces the embedding
+/// of row `to` of the rows a forward pass embeds — a training batch's B·T rows, or the new rows
+/// of a cached forward. The one placement type of training, evaluation and inference.
+public struct VisualTokens {
+    /// (K, C) the projected (and, with Parrot, routed) visual tokens.
+    public let tokens: Tensor
+    public var placement: [(from: Int, to: Int)]
+
+    public init(tokens: Tensor, placement: [(from: Int, to: Int)] = []) {
+        self.tokens = tokens
+        self.placement = placement
+    }
+
+    /// Where image `image`'s F tokens (rows image·F ..< image·F + F of `tokens`) go: the first F
+    /// `imageToken` placeholders of `sequence`, whose row r is row `rowOffset + r` of the pass
+    /// (fewer than F entries when the sequence was cut short).
+    public static func placement(image: Int, tokensPerImage F: Int, imageToken: Int32, in sequence: UnsafeBufferPointer<Int32>,
+                                 rowOffset: Int) -> [(from: Int, to: Int)] {
+        var placed: [(from: Int, to: Int)] = []
+        for (r, token) in sequence.enumerated() where token == imageToken && placed.count < F {
+            placed.append((from: image * F + placed.count, to: rowOffset + r))
+        }
+        return placed
+    }
+
+    /// The entries whose rows fall in `rows`, shifted to start at 0 (one chunk of a longer context).
+    public func chunk(_ rows: Range<Int>) -> VisualTokens {
+        VisualTokens(tokens: tokens, placement: placement.compactMap { rows.contains($0.to) ? ($0.from, $0.to - rows.lowerBound) : nil })
+    }
+}
+
+/// Puts visual tokens into a sequence's embeddings where its image placeholders are.
+///
+/// forward:  embeddings[to] = visual[from]        for each (from, to)   embeddings: (B·T, C)  visual: (K, C)
+/// backward: dvisual[from] = dembeddings[to]      (the placeholders' own embeddings get nothing)
+public enum ImageSplice {
+    public static func forward(embeddings: Tensor, visual: Tensor, rows: [(from: Int, to: Int)]) {
+        let C = embeddings.lastDimension
+        precondition(visual.lastDimension == C)
+        for (from, to) in rows { (embeddings.data + to * C).update(from: visual.data + from * C, count: C) }
+    }
+
+    public static func backward(dvisual: Tensor, dembeddings: Tensor, rows: [(from: Int, to: Int)]) {
+        let C = dembeddings.lastDimension
+        for (from, to) in rows { (dvisual.data + from * C).update(from: dembeddings.data + to * C, count: C) }
+    }
+}

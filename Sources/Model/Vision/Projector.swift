@@ -1,0 +1,107 @@
+import Tensor
+
+/// LLaVA's multimodal projector from vision features to the decoder's embedding space.
+///
+/// - `linear`:      y = x·W₁ᵀ + b₁
+/// - `mlp2x_gelu`:  y = GELU(x·W₁ᵀ + b₁)·W₂ᵀ + b₂   (GELU in its tanh form; LLaVA's is erf-based,
+///   the two differ by under 1e-3 and this project trains its projectors itself)
+///
+/// x: (N, Dv)  y: (N, D). Tensor names: `multi_modal_projector.linear_1.*`, `.linear_2.*`.
+public final class Projector: @unchecked Sendable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case linear
+        case mlp2xGELU = "mlp2x_gelu"
+    }
+
+    public let kind: Kind
+    public let inputSize: Int
+    public let outputSize: Int
+    public let parameters: Parameters
+    let layout: Layout
+    public static let prefix = "multi_modal_projector."
+
+    public static func parameterTable(kind: Kind, inputSize: Int, outputSize: Int) -> [ParameterInfo] {
+        Layout(kind: kind, inputSize: inputSize, outputSize: outputSize).table
+    }
+
+    /// The projector's parameter table and slots, declared once.
+    struct Layout {
+        let table: [ParameterInfo]
+        let weight1, bias1: ParameterSlot            // (D, Dv), (D)
+        let weight2, bias2: ParameterSlot?           // (D, D), (D): mlp2x_gelu only
+
+        init(kind: Kind, inputSize: Int, outputSize: Int) {
+            var t = ParameterTableBuilder()
+            weight1 = t.add(prefix + "linear_1.weight", [outputSize, inputSize])
+            bias1 = t.add(prefix + "linear_1.bias", [outputSize])
+            weight2 = t.add(prefix + "linear_2.weight", [outputSize, outputSize], if: kind == .mlp2xGELU)
+            bias2 = t.add(prefix + "linear_2.bias", [outputSize], if: kind == .mlp2xGELU)
+            table = t.table
+        }
+    }
+
+    public init(kind: Kind, inputSize: Int, outputSize: Int) {
+        self.kind = kind
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+        layout = Layout(kind: kind, inputSize: inputSize, outputSize: outputSize)
+        parameters = Parameters(layout.table)
+    }
+
+    /// Weights N(0, std²), biases 0.
+    public func initialize(seed: UInt64, std: Float = 0.02) {
+        var rng = SeededGenerator(seed: seed)
+        for (i, p) in parameters.table.enumerated() {
+            let t = parameters.value(at: i)
+            for j in 0..<t.count { t[j] = p.shape.count == 2 ? rng.normal() * std : 0 }
+        }
+    }
+
+    /// Activations for up to `rows` feature vectors.
+    public final class Activations: @unchecked Sendable {
+        public let arena: Arena
+        let hidden: Tensor   // (N, D) linear_1 output
+        let act: Tensor      // (N, D) GELU(hidden)
+        /// (N, D) the projected features.
+        public let output: Tensor
+        let dact: Tensor     // (N, D)
+        let dhidden: Tensor  // (N, D)
+
+        init(rows N: Int, size D: Int) {
+            let (arena, l) = Arena.build { allocate in (allocate([N, D]), allocate([N, D]), allocate([N, D]), allocate([N, D]), allocate([N, D])) }
+            self.arena = arena
+            (hidden, act, output, dact, dhidden) = l
+        }
+    }
+
+    public func makeActivations(rows: Int) -> Activations { Activations(rows: rows, size: outputSize) }
+
+    private func w(_ s: ParameterSlot?) -> Tensor { parameters.value(s)! }
+    private func g(_ s: ParameterSlot?) -> Tensor? { parameters.gradient(s) }
+
+    /// Projects `x` (N, Dv) into `acts.output`.
+    public func forward(_ x: Tensor, _ acts: Activations) {
+        switch kind {
+        case .linear:
+            Linear.forward(y: acts.output, x: x, w: w(layout.weight1), b: w(layout.bias1))
+        case .mlp2xGELU:
+            Linear.forward(y: acts.hidden, x: x, w: w(layout.weight1), b: w(layout.bias1))
+            GELU.forward(y: acts.act, x: acts.hidden)
+            Linear.forward(y: acts.output, x: acts.act, w: w(layout.weight2), b: w(layout.bias2))
+        }
+    }
+
+    /// From `dy` (N, D): adds into the trainable weights' gradients and, when given, into `dx` (N, Dv).
+    public func backward(dy: Tensor, x: Tensor, dx: Tensor?, _ acts: Activations) {
+        switch kind {
+        case .linear:
+            Linear.backward(dx: dx, dw: g(layout.weight1), db: g(layout.bias1), dy: dy, x: x, w: w(layout.weight1))
+        case .mlp2xGELU:
+            acts.dact.zero()
+            Linear.backward(dx: acts.dact, dw: g(layout.weight2), db: g(layout.bias2), dy: dy, x: acts.act, w: w(layout.weight2))
+            acts.dhidden.zero()
+            GELU.backward(dx: acts.dhidden, dy: acts.dact, x: acts.hidden)
+            Linear.backward(dx: dx, dw: g(layout.weight1), db: g(layout.bias1), dy: acts.dhidden, x: x, w: w(layout.weight1))
+        }
+    }
+}

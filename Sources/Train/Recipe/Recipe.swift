@@ -1,0 +1,110 @@
+import Data
+import Eval
+import Foundation
+import Model
+
+/// A training recipe: a model, a tokenizer, and an ordered list of stages, each starting
+/// from the weights the previous one ended with. Keys follow Hugging Face's
+/// `TrainingArguments` (and LLaVA's `model_max_length`) so they read familiarly.
+///
+/// Recipes live in `Train`, not `Data`: a recipe names a model architecture (`Model`) as
+/// well as data sources (`Data`), and `Train` is the module above both.
+public struct Recipe: Codable, Sendable, Equatable {
+    public var model: ModelSource
+    /// The SentencePiece model; default: the base model's `tokenizer.model`.
+    public var tokenizer: String?
+    /// Pieces added to the tokenizer as USER_DEFINED (the embedding grows to match).
+    public var specialTokens: [String]
+    public var outputDir: String
+    public var seed: UInt64
+    /// Checkpoints kept (oldest deleted first); the final one of each stage is always kept.
+    public var saveTotalLimit: Int
+    public var stages: [Stage]
+    /// Text generated after training, to show what the model learned.
+    public var generate: GenerationSpec?
+    /// Suites scored before the first stage and after each one (the forgetting report).
+    public var eval: EvalSpec?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, tokenizer, specialTokens = "special_tokens", outputDir = "output_dir", seed
+        case saveTotalLimit = "save_total_limit", stages, generate, eval
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(ModelSource.self, forKey: .model)
+        tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer)
+        specialTokens = try c.decodeIfPresent([String].self, forKey: .specialTokens) ?? []
+        outputDir = try c.decode(String.self, forKey: .outputDir)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        saveTotalLimit = try c.decodeIfPresent(Int.self, forKey: .saveTotalLimit) ?? 2
+        stages = try c.decode([Stage].self, forKey: .stages)
+        generate = try c.decodeIfPresent(GenerationSpec.self, forKey: .generate)
+        eval = try c.decodeIfPresent(EvalSpec.self, forKey: .eval)
+    }
+}
+
+/// Where the weights come from: a checkpoint directory, or an architecture initialised from the seed.
+public struct ModelSource: Codable, Sendable, Equatable {
+    /// A Hugging Face-style directory (`config.json`, `model.safetensors`, `tokenizer.model`).
+    public var base: String?
+    /// A decoder to initialise (Hugging Face `config.json` keys).
+    public var architecture: DecoderConfig?
+    /// Standard deviation of the initial weights (Hugging Face's name).
+    public var initializerRange: Float?
+    /// A vision tower and projector to attach (multimodal stages need them; a multimodal base has them).
+    public var vision: VisionSpec?
+    /// Wings' learners to attach to the decoder (fresh: they change nothing until they train).
+    public var wings: WingsConfig?
+    /// Parrot's mixture of experts to attach to the projector's output (needs the class token:
+    /// `vision_feature_select_strategy: full`).
+    public var parrot: ParrotConfig?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case base, architecture, initializerRange = "initializer_range", vision, wings, parrot
+    }
+}
+
+/// The vision side of a LLaVA-style model, initialised from the seed.
+public struct VisionSpec: Codable, Sendable, Equatable {
+    /// Hugging Face `vision_config` keys.
+    public var architecture: VisionConfig
+    public var projectorType: Projector.Kind
+    public var visionFeatureLayer: Int
+    /// `default` (patch tokens) or `full` (class token too).
+    public var visionFeatureSelectStrategy: String
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case architecture, projectorType = "mm_projector_type", visionFeatureLayer = "vision_feature_layer"
+        case visionFeatureSelectStrategy = "vision_feature_select_strategy"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try c.decode(VisionConfig.self, forKey: .architecture)
+        projectorType = try c.decodeIfPresent(Projector.Kind.self, forKey: .projectorType) ?? .mlp2xGELU
+        visionFeatureLayer = try c.decodeIfPresent(Int.self, forKey: .visionFeatureLayer) ?? -2
+        visionFeatureSelectStrategy = try c.decodeIfPresent(String.self, forKey: .visionFeatureSelectStrategy) ?? "default"
+    }
+}
+
+/// Prompts completed after training.
+public struct GenerationSpec: Codable, Sendable, Equatable {
+    public var prompts: [String]
+    /// The expected start of each completion (optional): shown as ✓ or ✗.
+    public var expect: [String]?
+    public var maxNewTokens: Int
+    public var temperature: Float
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case prompts, expect, maxNewTokens = "max_new_tokens", temperature
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        prompts = try c.decode([String].self, forKey: .prompts)
+        expect = try c.decodeIfPresent([String].self, forKey: .expect)
+        maxNewTokens = try c.decodeIfPresent(Int.self, forKey: .maxNewTokens) ?? 32
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 0
+    }
+}

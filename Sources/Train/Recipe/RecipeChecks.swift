@@ -1,0 +1,105 @@
+import Foundation
+import Model
+
+/// The checks of a decoded recipe that its types cannot express: one model source, steps or
+/// epochs per stage, positive sizes, consistent strategies, an ordered task sequence, and data
+/// files that exist. Each failure is a `RecipeError` at the line of the key at fault.
+struct RecipeChecks {
+    let recipe: Recipe
+    let at: RecipeLocator
+
+    func run() throws {
+        try checkModel()
+        guard !recipe.stages.isEmpty else { throw at.error(["stages"], "'stages' is empty") }
+        guard recipe.saveTotalLimit >= 1 else { throw at.error(["save_total_limit"], "'save_total_limit' must be at least 1") }
+        var names = Set<String>()
+        for (i, stage) in recipe.stages.enumerated() {
+            guard names.insert(stage.name).inserted else { throw at.error(["stages", String(i), "name"], "stage name '\(stage.name)' is used twice") }
+            try checkStage(stage, index: i)
+        }
+        try checkSuites()
+        try checkTasks()
+        if let g = recipe.generate, let e = g.expect, e.count != g.prompts.count {
+            throw at.error(["generate", "expect"], "'generate.expect' has \(e.count) entries for \(g.prompts.count) prompts")
+        }
+    }
+
+    /// Exactly one of `model.base` (an existing checkpoint) and `model.architecture` (valid), a valid
+    /// vision tower, and a tokenizer that exists.
+    func checkModel() throws {
+        switch (recipe.model.base, recipe.model.architecture) {
+        case (nil, nil), (.some, .some):
+            throw at.error(["model"], "'model' needs exactly one of 'base' (a checkpoint directory) or 'architecture'")
+        case (let base?, nil):
+            try at.requireFile(base + "/" + ModelDirectory.configFile, at: ["model", "base"], "'model.base': no checkpoint at \(base) (config.json missing)")
+        case (nil, let architecture?):
+            do { try architecture.validate(file: "'model.architecture'") } catch { throw at.error(["model", "architecture"], "\(error)") }
+        }
+        if let v = recipe.model.vision {
+            do { try v.architecture.validate(file: "'model.vision'") } catch { throw at.error(["model", "vision", "architecture"], "\(error)") }
+        }
+        if recipe.tokenizer == nil && recipe.model.base == nil {
+            throw RecipeError(file: at.file, "'tokenizer' is required when the model is initialised from an architecture")
+        }
+        if let t = recipe.tokenizer { try at.requireFile(t, at: ["tokenizer"], "'tokenizer': file not found: \(t)") }
+    }
+
+    /// Stage `index`: its name, a length, positive sizes and rate, data files, and its strategies' specs.
+    func checkStage(_ s: Stage, index i: Int) throws {
+        let p = ["stages", String(i)]
+        guard s.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), !s.name.isEmpty else {
+            throw at.error(p + ["name"], "stage name '\(s.name)' may hold only letters, digits, '-' and '_'")
+        }
+        guard s.maxSteps != nil || s.numTrainEpochs != nil else { throw at.error(p, "stage '\(s.name)' needs 'max_steps' or 'num_train_epochs'") }
+        for (key, value) in [("per_device_train_batch_size", s.batchSize), ("gradient_accumulation_steps", s.gradientAccumulationSteps),
+                             ("model_max_length", s.modelMaxLength), ("logging_steps", s.loggingSteps),
+                             ("max_steps", s.maxSteps ?? 1), ("save_steps", s.saveSteps ?? 1), ("eval_steps", s.evalSteps ?? 1)] where value < 1 {
+            throw at.error(p + [key], "'\(key)' must be at least 1, got \(value)")
+        }
+        guard s.learningRate > 0, s.learningRate.isFinite else { throw at.error(p + ["learning_rate"], "'learning_rate' must be positive") }
+        guard !s.data.isEmpty else { throw at.error(p + ["data"], "stage '\(s.name)' has no data") }
+        try s.replay?.validate(stage: i, path: p, at)
+        try s.distillation?.validate(stage: i, path: p, at)
+        try s.featureAugmentation?.validate(stage: s, path: p, at)
+        try s.ewc?.validate(stage: i, path: p, at)
+        for (key, list) in [("data", s.data), ("eval_data", s.evalData)] {
+            for (j, d) in list.enumerated() {
+                let path = p + [key, String(j), "path"]
+                try at.requireFile(d.path, at: path, "'\(RecipeLocator.display(path))': data file not found: \(d.path)")
+            }
+        }
+    }
+
+    /// Every suite exists, its metric fits its mode, and names differ.
+    func checkSuites() throws {
+        let suites = recipe.eval?.suites ?? []
+        for (i, suite) in suites.enumerated() {
+            let p = ["eval", "suites", String(i)]
+            try at.requireFile(suite.path, at: p + ["path"], "'eval.suites[\(i)].path': suite not found: \(suite.path)")
+            guard suite.metric == "acc" || (suite.metric == "acc_norm" && suite.mode == .continuation) else {
+                throw at.error(p + ["metric"], "'metric' must be acc, or acc_norm in continuation mode")
+            }
+        }
+        if Set(suites.map(\.name)).count != suites.count { throw at.error(["eval", "suites"], "suite names must differ") }
+    }
+
+    /// A task sequence: row i of the accuracy matrix must be "after learning task i", in order,
+    /// each stage and each suite once. (The one place `eval.tasks` is validated.)
+    func checkTasks() throws {
+        var lastStage = -1, seenSuites = Set<String>()
+        for (i, task) in (recipe.eval?.tasks ?? []).enumerated() {
+            let p = ["eval", "tasks", String(i)]
+            guard let stage = recipe.stages.firstIndex(where: { $0.name == task.stage }) else {
+                throw at.error(p + ["stage"], "no stage named '\(task.stage)' (stages: \(recipe.stages.map(\.name).joined(separator: ", ")))")
+            }
+            guard stage > lastStage else {
+                throw at.error(p + ["stage"], "tasks must follow the stages' order, each stage once ('\(task.stage)' comes too late)")
+            }
+            guard recipe.eval!.suites.contains(where: { $0.name == task.suite }) else {
+                throw at.error(p + ["suite"], "no suite named '\(task.suite)' in eval.suites")
+            }
+            guard seenSuites.insert(task.suite).inserted else { throw at.error(p + ["suite"], "suite '\(task.suite)' measures two tasks") }
+            lastStage = stage
+        }
+    }
+}

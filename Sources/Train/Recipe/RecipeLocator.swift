@@ -1,0 +1,33 @@
+import Foundation
+import Yams
+
+/// Turns a key path of a recipe into a located `RecipeError`: the line of the YAML node at that
+/// path (the nearest one that exists). The checks that types cannot express use it.
+struct RecipeLocator {
+    let root: Node
+    let file: String
+
+    /// The YAML node at `path` (list items by index).
+    func node(_ path: [String]) -> Node? {
+        var n: Node? = root
+        for k in path {
+            if let i = Int(k), case .sequence(let s)? = n { n = i < s.count ? s[i] : nil } else { n = n?[k] }
+        }
+        return n
+    }
+
+    /// An error located at `path`.
+    func error(_ path: [String], _ message: String) -> RecipeError {
+        RecipeError(file: file, line: node(path)?.mark?.line, key: path.isEmpty ? nil : Self.display(path), message)
+    }
+
+    /// An error unless `path` names an existing file; `what` describes it ("replay data file").
+    func requireFile(_ file: String, at path: [String], _ message: @autoclosure () -> String) throws {
+        guard FileManager.default.fileExists(atPath: file) else { throw error(path, message()) }
+    }
+
+    /// `stages.0.data` as `stages[0].data`.
+    static func display(_ path: [String]) -> String {
+        path.reduce("") { s, p in Int(p) != nil ? s + "[\(p)]" : (s.isEmpty ? p : s + "." + p) }
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+
+/// How `Trainer.run` reports and where it starts.
+public struct TrainOptions {
+    /// Continue from the checkpoint `OUTPUT/latest` names (a fresh start when there is none).
+    public var resume = false
+    /// Draw a progress line in place (a terminal) instead of periodic log lines.
+    public var terminal = false
+    /// Stop after this many optimizer steps of the run (tests use it to interrupt a run).
+    public var stopAfterGlobalStep: Int?
+    /// Called after each checkpoint file is written; may throw to simulate a crash (tests only).
+    public var checkpointFailpoint: ((String) throws -> Void)?
+    public var log: (String) -> Void = { print($0) }
+
+    public init() {}
+}
+
+/// What a run did.
+public struct TrainSummary: Sendable {
+    /// Loss of every optimizer step this process ran, in order.
+    public var losses: [Float] = []
+    public var finalCheckpoint: String?
+    public var seconds: Double = 0
+    /// Generation results: (prompt, completion, correct?) for `generate.prompts`.
+    public var samples: [(prompt: String, completion: String, correct: Bool?)] = []
+}

@@ -1,0 +1,155 @@
+import Data
+import Foundation
+import Model
+import Support
+import Tokenizer
+
+/// Runs the stages of a recipe in order, each from the weights the previous one ended with.
+///
+/// Per stage: a `StagePlan` (data, strategies, optimizer, schedule, where it stands), then
+/// `StagePlan.runStep` per optimizer step, each step's `StepRecord` written to `metrics.jsonl`,
+/// TensorBoard and the progress line; checkpoints every `save_steps` and at the end of each
+/// stage; the `eval` block's suites before the first stage and after each one.
+public final class Trainer {
+    public let recipe: Recipe
+    let recipeYAML: String
+    let options: TrainOptions
+    var summary = TrainSummary()
+
+    public init(recipe: Recipe, options: TrainOptions = TrainOptions()) throws {
+        self.recipe = recipe
+        recipeYAML = try RecipeLoader.yaml(recipe)
+        self.options = options
+    }
+
+    func log(_ s: String) { options.log(s) }
+
+    /// Written into the output directory at the end of a run: seed, wall seconds (of this
+    /// process: a resumed run counts from its restart), steps, final loss.
+    public static let summaryFile = "run_summary.json"
+
+    public func run() throws -> TrainSummary {
+        let started = Date(), out = recipe.outputDir
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        summary = TrainSummary()
+        let (model, tokenizer, state) = try startingPoint()
+        let logs = try RunLog(outputDir: out, keepThrough: state?.globalStep ?? 0)
+        var globalStep = state?.globalStep ?? 0
+        let evaluation = try recipe.eval.map { try StageEvaluation(spec: $0, stages: recipe.stages.map(\.name), outputDir: out, log: options.log) }
+        if let evaluation, state == nil { try evaluation.evaluate(StageEvaluation.initial, model: model, tokenizer: tokenizer, moe: true) }
+        for (index, stage) in recipe.stages.enumerated() {
+            if let s = state, index < s.stageIndex || (index == s.stageIndex && s.stageComplete) {
+                // A run stopped between a stage's last checkpoint and its evaluation: the weights are that checkpoint's.
+                if let evaluation, index == s.stageIndex, !evaluation.isDone(stage.name) {
+                    try evaluation.evaluate(stage.name, model: model, tokenizer: tokenizer, moe: stage.usesParrotMoE)
+                }
+                continue
+            }
+            let resume = state.flatMap { $0.stageIndex == index ? $0 : nil }
+            let plan = try StagePlan(recipe: recipe, index: index, model: model, tokenizer: tokenizer, resume: resume,
+                                     checkpoint: resume == nil ? nil : try Checkpoint.latest(outputDir: out), log: options.log)
+            guard try train(plan, tokenizer: tokenizer, logs: logs, globalStep: &globalStep) else {
+                summary.seconds = Date().timeIntervalSince(started)
+                return summary
+            }
+            try evaluation?.evaluate(stage.name, model: model, tokenizer: tokenizer, moe: stage.usesParrotMoE)
+        }
+        try finish(model: model, tokenizer: tokenizer, evaluation: evaluation, globalStep: globalStep, resumed: state != nil, started: started)
+        return summary
+    }
+
+    /// Where the run starts: the checkpoint `latest` names (with `--resume`) or the recipe's model.
+    func startingPoint() throws -> (TrainedModel, SentencePieceTokenizer, TrainerState?) {
+        let out = recipe.outputDir
+        guard options.resume, let dir = try Checkpoint.latest(outputDir: out) else {
+            if options.resume { log("no checkpoint in \(out): starting from the beginning") }
+            let (model, tokenizer) = try InitialModel(recipe: recipe, log: options.log).make()
+            return (model, tokenizer, nil)
+        }
+        let loaded = try LoadedModel(directory: dir), state = try Checkpoint.readState(dir)
+        log("resuming from \(dir) (stage '\(state.stage)', step \(state.step)/\(state.totalSteps))")
+        guard state.stageIndex < recipe.stages.count, recipe.stages[state.stageIndex].name == state.stage else {
+            throw TrainError("\(dir): stage '\(state.stage)' is not stage \(state.stageIndex) of the recipe")
+        }
+        return (loaded.model, loaded.tokenizer, state)
+    }
+
+    /// Runs `plan`'s remaining steps, recording each and checkpointing on schedule. Returns false
+    /// when `stopAfterGlobalStep` interrupted the run.
+    func train(_ plan: StagePlan, tokenizer: SentencePieceTokenizer, logs: RunLog, globalStep: inout Int) throws -> Bool {
+        let stage = plan.stage
+        let progress = Progress(label: stage.name, total: plan.totalSteps, startStep: plan.step, every: stage.loggingSteps,
+                                terminal: options.terminal, log: options.log)
+        var lastLoss: Float = .nan
+        while !plan.isComplete {
+            if let stop = options.stopAfterGlobalStep, globalStep >= stop {
+                progress.interrupt()
+                return false
+            }
+            globalStep += 1
+            let record = plan.runStep(globalStep: globalStep)
+            lastLoss = record.loss
+            guard lastLoss.isFinite else {
+                progress.interrupt()
+                throw TrainError("stage '\(stage.name)' step \(plan.step): the loss is \(lastLoss); lower learning_rate (\(stage.learningRate)) or check the data")
+            }
+            summary.losses.append(lastLoss)
+            try logs.write(record)
+            progress.update(step: record.step, loss: record.loss, lr: record.lr, tokensPerSecond: record.tokensPerSecond)
+            if let evalSet = plan.evalSet, let every = stage.evalSteps, plan.step % every == 0 || plan.isComplete {
+                let loss = plan.runner.meanLoss(over: evalSet)
+                progress.interrupt()
+                log(String(format: "[%@] step %d: eval loss %.4f", stage.name, plan.step, loss))
+                try logs.write(EvalRecord(stage: stage.name, step: plan.step, globalStep: globalStep, evalLoss: loss))
+            }
+            if plan.isComplete || (stage.saveSteps.map { plan.step % $0 == 0 } ?? false) {
+                try save(plan, tokenizer: tokenizer, state: plan.state(globalStep: globalStep, seed: recipe.seed, loss: lastLoss))
+            }
+        }
+        log(String(format: "stage '%@' done: final loss %.4f", stage.name, lastLoss))
+        return true
+    }
+
+    /// A checkpoint of `plan`'s model, optimizer and strategies at `state`; old ones pruned.
+    func save(_ plan: StagePlan, tokenizer: SentencePieceTokenizer, state: TrainerState) throws {
+        let dir = try Checkpoint.save(outputDir: recipe.outputDir, model: plan.model, tokenizer: tokenizer, optimizer: plan.optimizer, state: state,
+                                      recipeYAML: recipeYAML, extraState: plan.strategies.flatMap(\.checkpointState),
+                                      failpoint: options.checkpointFailpoint)
+        try Checkpoint.prune(outputDir: recipe.outputDir, keep: recipe.saveTotalLimit)
+        summary.finalCheckpoint = dir
+    }
+
+    /// After the last stage: the final checkpoint, the `generate` samples, the forgetting table and `run_summary.json`.
+    func finish(model: TrainedModel, tokenizer: SentencePieceTokenizer, evaluation: StageEvaluation?, globalStep: Int, resumed: Bool,
+                started: Date) throws {
+        if let dir = try Checkpoint.latest(outputDir: recipe.outputDir) {
+            summary.finalCheckpoint = dir
+            log("latest checkpoint: \(dir)")
+        }
+        if let g = recipe.generate {
+            summary.samples = try Samples(spec: g, seed: Seeds(run: recipe.seed).generation, log: options.log).run(model.decoder, tokenizer)
+        }
+        if let evaluation, !evaluation.table.isEmpty { log("\n" + evaluation.table) }
+        summary.seconds = Date().timeIntervalSince(started)
+        try RunSummaryFile(seed: recipe.seed, seconds: summary.seconds, globalSteps: globalStep, resumed: resumed,
+                           finalLoss: summary.losses.last.flatMap { $0.isFinite ? Double($0) : nil })
+            .write(to: recipe.outputDir + "/" + Self.summaryFile)
+    }
+}
+
+/// `run_summary.json`: the seed, wall seconds, steps, whether the process resumed, the final loss.
+struct RunSummaryFile: Encodable {
+    let seed: UInt64
+    let seconds: Double
+    let globalSteps: Int
+    let resumed: Bool
+    let finalLoss: Double?
+
+    enum CodingKeys: String, CodingKey { case seed, seconds, globalSteps = "global_steps", resumed, finalLoss = "final_loss" }
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(encoder.encode(self), to: path)
+    }
+}

@@ -1,0 +1,117 @@
+import Data
+import Foundation
+import Model
+import Tensor
+import Tokenizer
+
+/// Everything set up for one stage before its first step: the trainable groups, the data (with
+/// what the strategies add), the runner, the optimizer and schedule, the strategies, and where
+/// the stage stands. `step()` (TrainingStep.swift) runs one optimizer step on it.
+final class StagePlan {
+    let stage: Stage
+    let index: Int
+    let model: TrainedModel
+    let runner: StepRunner
+    let dataset: StageDataset
+    let evalSet: StageDataset?
+    let strategies: [any ContinualStrategy]
+    let optimizer: AdamW
+    let batcher: Batcher
+    let schedule: LRSchedule
+    let totalSteps: Int
+    /// Optimizer steps this stage has taken.
+    private(set) var step: Int
+
+    var batchSize: Int { stage.batchSize }
+    var sequenceLength: Int { stage.modelMaxLength }
+    var accumulation: Int { stage.gradientAccumulationSteps }
+    var isComplete: Bool { step >= totalSteps }
+
+    /// Sets up stage `index` of `recipe` on `model`; `resume` is the checkpoint state when the
+    /// run resumes inside this stage (its directory `checkpoint`), nil for a fresh start.
+    init(recipe: Recipe, index: Int, model: TrainedModel, tokenizer: SentencePieceTokenizer, resume: TrainerState?,
+         checkpoint: String?, log: @escaping (String) -> Void) throws {
+        let stage = recipe.stages[index]
+        self.stage = stage
+        self.index = index
+        self.model = model
+        let multimodal = try Self.multimodalModel(stage, model)
+        let trainable = try Self.setTrainable(stage, model)
+        let seeds = Seeds(run: recipe.seed).stage(index)
+        let data = StageData(tokenizer: tokenizer, sequenceLength: stage.modelMaxLength, vision: nil).with(vision: multimodal)
+        runner = StepRunner(model: model, multimodal: multimodal, moe: stage.usesParrotMoE, batch: stage.batchSize,
+                            sequence: stage.modelMaxLength, pad: tokenizer.padID ?? tokenizer.eosID ?? 0)
+        let context = StrategyContext(stage: stage, index: index, earlier: Array(recipe.stages[..<index]), model: model, data: data,
+                                      seeds: seeds, batchSize: stage.batchSize, startStep: resume?.step ?? 0, moe: stage.usesParrotMoE, log: log)
+        var dataset = try data.dataset(of: stage)
+        strategies = try StageStrategies.make(context)
+        for s in strategies { dataset = try s.extend(dataset) }
+        self.dataset = dataset
+        evalSet = stage.evalData.isEmpty ? nil
+            : try data.dataset(stage.evalData, template: stage.template, system: stage.systemPrompt, skipBadSamples: stage.skipBadSamples)
+        totalSteps = stage.maxSteps ?? Self.steps(epochs: stage.numTrainEpochs!, of: dataset, batch: stage.batchSize * stage.gradientAccumulationSteps)
+        log(Self.summary(stage, dataset: dataset, totalSteps: totalSteps, trainable: trainable, model: model))
+        for s in strategies { for line in s.description { log(line) } }
+        optimizer = AdamW(parameterSets: model.parameterSets, config: stage.adamW, lrMultiplier: stage.lrMultiplier(for:))
+        var position = Batcher.Position()
+        if let resume, let checkpoint {
+            try Checkpoint.restore(optimizer, extraState: strategies.flatMap(\.checkpointState), from: checkpoint)
+            step = resume.step
+            position = resume.dataPosition
+        } else {
+            step = 0
+            for s in strategies { try s.prepare(runner) }
+        }
+        batcher = Batcher(dataset: dataset, batchSize: stage.batchSize, seed: seeds.batches, position: position)
+        schedule = LRSchedule(kind: stage.lrSchedulerType, lr: stage.learningRate, warmupSteps: stage.warmupSteps,
+                              totalSteps: totalSteps, minLRRatio: stage.minLRRatio)
+    }
+
+    /// The multimodal model a multimodal stage runs (nil for a text stage); checks the stage fits the model.
+    static func multimodalModel(_ stage: Stage, _ model: TrainedModel) throws -> MultimodalModel? {
+        let limit = model.decoder.config.maxPositionEmbeddings
+        guard stage.modelMaxLength <= limit else {
+            throw TrainError("stage '\(stage.name)': model_max_length \(stage.modelMaxLength) exceeds the model's max_position_embeddings \(limit)")
+        }
+        guard stage.kind.isMultimodal else { return nil }
+        guard let m = model.multimodal else {
+            throw TrainError("stage '\(stage.name)' (\(stage.kind.rawValue)) needs a vision tower: add 'model.vision' to the recipe or start from a multimodal base")
+        }
+        return m
+    }
+
+    /// Makes the stage's `trainable` tensors train (a text stage: the decoder's only); returns their names.
+    static func setTrainable(_ stage: Stage, _ model: TrainedModel) throws -> [String] {
+        let trainable = model.setTrainable(matching: stage.trainable, decoderOnly: !stage.kind.isMultimodal)
+        guard !trainable.isEmpty else {
+            throw TrainError("stage '\(stage.name)': 'trainable' \(stage.trainable) matches no parameter (names look like model.layers.0.mlp.up_proj.weight, multi_modal_projector.linear_1.weight, vision_tower.vision_model.*)")
+        }
+        return trainable
+    }
+
+    /// Optimizer steps for `epochs` passes over `dataset` at `batch` samples per step.
+    static func steps(epochs: Double, of dataset: StageDataset, batch: Int) -> Int {
+        max(1, Int((epochs * Double(max(1, dataset.samplesPerEpoch)) / Double(batch)).rounded(.up)))
+    }
+
+    /// "stage 'chat' (text): 1692 samples, 124609 tokens; 200 steps of 16x128; 38/95 tensors train (…)".
+    static func summary(_ stage: Stage, dataset: StageDataset, totalSteps: Int, trainable: [String], model: TrainedModel) -> String {
+        let T = stage.modelMaxLength, names = Set(trainable), all = model.parameterSets.flatMap(\.table)
+        let trainableCount = all.filter { names.contains($0.name) }.reduce(0) { $0 + $1.count }
+        return "stage '\(stage.name)' (\(stage.kind.rawValue)): \(dataset.sources.map(\.count).reduce(0, +)) samples, \(dataset.totalTokens) tokens"
+            + (dataset.images.isEmpty ? "" : ", \(dataset.images.count) images")
+            + (dataset.skipped > 0 ? ", \(dataset.skipped) bad samples skipped" : "")
+            + (dataset.truncated > 0 ? ", \(dataset.truncated) truncated to \(T + 1) tokens" : "")
+            + "; \(totalSteps) steps of \(stage.batchSize)x\(T)" + (stage.gradientAccumulationSteps > 1 ? " x\(stage.gradientAccumulationSteps)" : "")
+            + "; \(trainable.count)/\(all.count) tensors train (\(trainableCount) of \(model.parameterCount) parameters)"
+    }
+
+    /// Where the run stands after this stage's last step (for a checkpoint).
+    func state(globalStep: Int, seed: UInt64, loss: Float) -> TrainerState {
+        TrainerState(stage: stage.name, stageIndex: index, step: step, totalSteps: totalSteps, globalStep: globalStep,
+                     dataPosition: batcher.position, seed: seed, loss: loss)
+    }
+
+    /// Advances the stage's step count (after an optimizer update).
+    func advance() { step += 1 }
+}

@@ -1,0 +1,80 @@
+import Data
+import Model
+import Tensor
+
+/// A continual-learning strategy in one stage, behind one protocol: what it adds to the stage's
+/// data, whether it replaces the forward pass of a micro-batch, what it adds to the loss, and
+/// the state a checkpoint keeps. Every hook has a default that does nothing.
+///
+/// The training step calls, in order (`StagePlan.step`):
+///
+///     for each micro-batch:  load → forwardLoss (or the plain forward) → backward
+///     lossTerm               (each strategy adds its gradient and names its term)
+///     clip → AdamW
+///
+/// A new strategy is one new file: a type conforming to this protocol with a `make(_:)` that
+/// reads its spec from the stage, added to `StageStrategies.make`. See "Adding a continual
+/// strategy" in the documentation catalogue (Sources/Train/Train.docc).
+protocol ContinualStrategy: AnyObject {
+    /// Extends the stage's training data (replay adds its buffer). Called in strategy order
+    /// before the batcher is built.
+    func extend(_ data: StageDataset) throws -> StageDataset
+    /// Lines for the training log, once the stage's data is known.
+    var description: [String] { get }
+    /// Before the first step of a stage that starts fresh (not when it resumes): EWC estimates its Fisher here.
+    func prepare(_ runner: StepRunner) throws
+    /// The loaded micro-batch's forward and loss in place of the plain `runner.forwardLoss()`
+    /// (feature augmentation); nil: the plain forward. `index`: the micro-batch's index in the stage.
+    func forwardLoss(_ runner: StepRunner, microBatch index: Int) -> (loss: Float, count: Int)?
+    /// After the task's backward passes: adds the strategy's own term to the gradients and
+    /// returns it (its value in the step's loss), or nil.
+    func lossTerm(step: Int) -> LossTerm?
+    /// Tensors saved in the checkpoint beside AdamW's moments, restored when the stage resumes.
+    var checkpointState: [(name: String, tensor: Tensor)] { get }
+}
+
+extension ContinualStrategy {
+    func extend(_ data: StageDataset) throws -> StageDataset { data }
+    var description: [String] { [] }
+    func prepare(_ runner: StepRunner) throws {}
+    func forwardLoss(_ runner: StepRunner, microBatch index: Int) -> (loss: Float, count: Int)? { nil }
+    func lossTerm(step: Int) -> LossTerm? { nil }
+    var checkpointState: [(name: String, tensor: Tensor)] { [] }
+}
+
+/// One named term of a step's loss (`distillation_loss`, `ewc_penalty`), logged on its own too.
+struct LossTerm {
+    let name: String
+    let value: Float
+}
+
+/// What a strategy may know of its stage when it is built.
+struct StrategyContext {
+    let stage: Stage
+    let index: Int
+    /// The stages before this one, in order (the data replay and distillation draw on, EWC's previous stage).
+    let earlier: [Stage]
+    let model: TrainedModel
+    /// Builds datasets with this stage's tokenizer, sequence length and image handling.
+    let data: StageData
+    let seeds: StageSeeds
+    let batchSize: Int
+    /// Optimizer steps of this stage already taken (0, or where a resumed stage stands).
+    let startStep: Int
+    /// Route visual tokens through Parrot's MoE in this stage.
+    let moe: Bool
+    let log: (String) -> Void
+}
+
+/// The strategies a stage's recipe asks for, in the order the step applies them.
+enum StageStrategies {
+    static func make(_ context: StrategyContext) throws -> [any ContinualStrategy] {
+        let made: [(any ContinualStrategy)?] = [
+            try Replay.make(context),               // extends the data first: feature augmentation shifts its samples
+            try Distillation.make(context),
+            try FeatureAugmentation.make(context),  // replaces the forward of micro-batches with replayed samples
+            EWC.make(context),                      // its penalty is added after distillation's term
+        ]
+        return made.compactMap { $0 }
+    }
+}
