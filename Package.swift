@@ -48,7 +48,7 @@ let package = Package(
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
-        .target(name: "Infer", dependencies: ["Model", "Tensor", "Tokenizer", "Data"], swiftSettings: cpuFlags),
+        .target(name: "Infer", dependencies: ["Support", "Model", "Tensor", "Tokenizer", "Data"], swiftSettings: cpuFlags),
         .target(name: "Eval", dependencies: ["Support", "Model", "Tokenizer", "Tensor", "Data"], swiftSettings: cpuFlags),
         .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
 

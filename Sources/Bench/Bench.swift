@@ -57,25 +57,8 @@ public enum Bench {
 
     public static func run(_ o: Options, log: (String) -> Void) -> Report {
         let c = o.config, N = o.batch * o.sequence
-        let C = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, T = o.sequence, D = c.headSize
-        log("sgemm (OpenBLAS, split over \(GEMM.threads) cores above \(GEMM.splitThreshold) multiply-adds), GFLOPS:")
-        let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
-            ("square 1024", 1024, 1024, 1024, false, false),
-            ("square 2048", 2048, 2048, 2048, false, false),
-            ("q/o proj  x·Wᵀ", N, C, C, false, true),
-            ("gate/up   x·Wᵀ", N, I, C, false, true),
-            ("down      x·Wᵀ", N, C, I, false, true),
-            ("lm_head   x·Wᵀ", N, V, C, false, true),
-            ("dW gate   dyᵀ·x", I, C, N, true, false),
-            ("dx gate   dy·W", N, C, I, false, false),
-            ("attention q·kᵀ (1 core)", T, T, D, false, true),
-        ]
-        var results: [GEMMResult] = []
-        for (label, m, n, k, ta, tb) in shapes {
-            let g = measureGEMM(m: m, n: n, k: k, transposeA: ta, transposeB: tb)
-            results.append(GEMMResult(label: label, m: m, n: n, k: k, gflops: g))
-            log("  \(label.padding(toLength: 28, withPad: " ", startingAt: 0)) \(m)x\(n)x\(k)  \(String(format: "%6.1f", g))")
-        }
+        let C = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, T = o.sequence
+        let results = gemmTable(o, log: log)
         let peak = results.filter { !$0.label.contains("1 core") }.map(\.gflops).max() ?? 1
 
         log("training step: hidden \(C), \(c.numHiddenLayers) layers, \(c.numAttentionHeads) heads, intermediate \(I), vocab \(V), batch \(o.batch) x \(T)")
@@ -121,6 +104,29 @@ public enum Bench {
                       stepSeconds: seconds, tokensPerSecond: Double(N) / seconds, flopsPerStep: flops, achievedGFLOPS: achieved,
                       ratioToSgemm: achieved / peak, peakResidentBytes: rss, analyticBytes: analytic,
                       memoryRatio: Double(rss) / Double(analytic), losses: losses, multimodal: multimodal)
+    }
+
+    /// sgemm GFLOPS at the shapes a training step of `o` multiplies.
+    static func gemmTable(_ o: Options, log: (String) -> Void) -> [GEMMResult] {
+        let c = o.config, N = o.batch * o.sequence
+        let C = c.hiddenSize, I = c.intermediateSize, V = c.vocabSize, T = o.sequence, D = c.headSize
+        log("sgemm (OpenBLAS, split over \(GEMM.threads) cores above \(GEMM.splitThreshold) multiply-adds), GFLOPS:")
+        let shapes: [(String, Int, Int, Int, Bool, Bool)] = [
+            ("square 1024", 1024, 1024, 1024, false, false),
+            ("square 2048", 2048, 2048, 2048, false, false),
+            ("q/o proj  x·Wᵀ", N, C, C, false, true),
+            ("gate/up   x·Wᵀ", N, I, C, false, true),
+            ("down      x·Wᵀ", N, C, I, false, true),
+            ("lm_head   x·Wᵀ", N, V, C, false, true),
+            ("dW gate   dyᵀ·x", I, C, N, true, false),
+            ("dx gate   dy·W", N, C, I, false, false),
+            ("attention q·kᵀ (1 core)", T, T, D, false, true),
+        ]
+        return shapes.map { label, m, n, k, ta, tb in
+            let g = measureGEMM(m: m, n: n, k: k, transposeA: ta, transposeB: tb)
+            log("  \(label.padding(toLength: 28, withPad: " ", startingAt: 0)) \(m)x\(n)x\(k)  \(String(format: "%6.1f", g))")
+            return GEMMResult(label: label, m: m, n: n, k: k, gflops: g)
+        }
     }
 
     /// One image per sequence, its visual tokens first, then text; everything trains.

@@ -48,7 +48,7 @@ public final class Evaluator {
     public var template: ChatTemplate = .chatml
     let scorer: LogLikelihood
     let bos: [Int32]
-    private lazy var encoding = multimodal.map { $0.makeImageEncoding(images: 1, maxGuidance: scorer.maxLength) }
+    private lazy var encoding = multimodal.map { $0.makeImageEncoding(images: 1, maxGuidance: scorer.maxLength, routedOneByOne: true) }
     /// Parrot: the routing weights of every image question scored so far, with its language.
     public private(set) var routing: [(language: String?, weights: [Float])] = []
 
@@ -60,14 +60,15 @@ public final class Evaluator {
         bos = tokenizer.bosID.map { [$0] } ?? []
     }
 
-    /// The model in `directory` (the shared loader: weights and tokenizer).
-    public convenience init(directory: String, truncation: LogLikelihood.Truncation = .left) throws {
-        let loaded = try LoadedModel(directory: directory)
+    /// The model in `directory` (the shared loader: weights and tokenizer); with
+    /// `languageModelOnly`, the decoder alone (text suites).
+    public convenience init(directory: String, languageModelOnly: Bool = false, truncation: LogLikelihood.Truncation = .left) throws {
+        let loaded = try LoadedModel(directory: directory, languageModelOnly: languageModelOnly)
         self.init(model: loaded.model, tokenizer: loaded.tokenizer, truncation: truncation)
     }
 
     /// A text-only model scores text suites; a multimodal one image suites too.
-    public convenience init(model: TrainedModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
+    public convenience init(model: AnyModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
         switch model {
         case .text(let d): self.init(decoder: d, tokenizer: tokenizer, truncation: truncation)
         case .multimodal(let m): self.init(model: m, tokenizer: tokenizer, truncation: truncation)

@@ -8,7 +8,7 @@ import Tokenizer
 /// masked out of attention; RoPE sees only relative positions, so nothing changes), images run
 /// through the vision tower together, and each sequence stops on its own.
 public final class BatchGenerator {
-    public let model: TrainedModel
+    public let model: AnyModel
     public let tokenizer: SentencePieceTokenizer
     /// How a prompt is framed: `chatml` (a user turn, then the assistant's), `plain`, or nil (raw text).
     public let template: ChatTemplate?
@@ -20,7 +20,7 @@ public final class BatchGenerator {
 
     public var decoder: DecoderModel { model.decoder }
 
-    public init(model: TrainedModel, tokenizer: SentencePieceTokenizer, template: ChatTemplate?, options: SamplingOptions,
+    public init(model: AnyModel, tokenizer: SentencePieceTokenizer, template: ChatTemplate?, options: SamplingOptions,
                 maxNewTokens: Int, moe: Bool = true) {
         self.model = model
         self.tokenizer = tokenizer
@@ -60,7 +60,7 @@ public final class BatchGenerator {
         }
         let budget = min(maxNewTokens, c.maxPositionEmbeddings - longest)
         let cache = decoder.makeCache(batch: requests.count, capacity: longest + budget, chunk: longest)
-        let pad = tokenizer.padID ?? tokenizer.eosID ?? 0
+        let pad = tokenizer.paddingID
         var tokens = [Int32](repeating: pad, count: requests.count * longest)
         for (b, p) in prompts.enumerated() {
             let padding = longest - p.count
@@ -79,7 +79,7 @@ public final class BatchGenerator {
         -> (visual: VisualTokens, encoding: ImageEncoding)? {
         guard let m = model.multimodal, requests.contains(where: { $0.image != nil }) else { return nil }
         let size = m.config.visionConfig.imageSize, imageToken = Int32(m.config.imageTokenIndex)
-        let encoding = m.makeImageEncoding(images: requests.count, maxGuidance: T)
+        let encoding = m.makeImageEncoding(images: requests.count, maxGuidance: T, routedOneByOne: true)
         let pre = ImagePreprocessor(size: size, mean: m.config.imageMean, std: m.config.imageStd)
         var placement: [(from: Int, to: Int)] = []
         for (b, r) in requests.enumerated() {

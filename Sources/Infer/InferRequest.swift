@@ -2,10 +2,6 @@ import Data
 import Foundation
 import Support
 
-/// A line of an `infer` input that cannot be used, or an output that cannot be written.
-public enum InferErrors: ErrorDomain {}
-public typealias InferError = UserError<InferErrors>
-
 /// One prompt to complete.
 public struct InferRequest: Sendable {
     public var id: String
@@ -29,7 +25,6 @@ public struct InferResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case id, output, tokens, finishReason = "finish_reason" }
 }
-
 
 extension InferRequest {
     /// One input line: `{"id", "prompt", "image"?}` or a LLaVA sample `{"id", "image"?, "conversations"}`

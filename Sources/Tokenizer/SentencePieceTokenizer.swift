@@ -38,13 +38,7 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     }
 
     /// Writes the model (as loaded or edited) to `path`, atomically.
-    public func save(to path: String) throws {
-        do {
-            try AtomicFile.write(modelData, to: path)
-        } catch {
-            throw TokenizerError("\(path): cannot write tokenizer (\(error))")
-        }
-    }
+    public func save(to path: String) throws { try AtomicFile.write(modelData, to: path) }
 
     deinit { spm_free(handle) }
 
@@ -53,6 +47,8 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     public var bosID: Int32? { nonNegative(spm_bos_id(handle)) }
     public var eosID: Int32? { nonNegative(spm_eos_id(handle)) }
     public var padID: Int32? { nonNegative(spm_pad_id(handle)) }
+    /// The id batches are padded with: the pad piece, else EOS, else 0.
+    public var paddingID: Int32 { padID ?? eosID ?? 0 }
     public var unknownID: Int32 { spm_unk_id(handle) }
 
     /// Token ids of `text` (no BOS/EOS added).

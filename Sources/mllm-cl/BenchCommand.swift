@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     )
 
     @Option(help: "Hidden size.") var hidden = 512
-    @Option(help: "DecoderModel layers.") var layers = 8
+    @Option(help: "Decoder layers.") var layers = 8
     @Option(help: "Attention heads.") var heads = 8
     @Option(help: "MLP intermediate size.") var intermediate = 1376
     @Option(help: "Vocabulary size.") var vocab = 8192

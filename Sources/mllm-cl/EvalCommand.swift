@@ -50,7 +50,7 @@ struct EvalCommand: ParsableCommand {
                 }
                 let options = EvalOptions(mode: mode, shots: shots, limit: limit, truncation: truncation)
                 func evaluate(_ dir: String) throws -> EvalResult {
-                    let evaluator = try Evaluator(directory: dir, truncation: options.truncation)
+                    let evaluator = try Evaluator(directory: dir, languageModelOnly: !loaded.isMultimodal, truncation: options.truncation)
                     evaluator.template = template
                     print("\(dir): \(loaded.name), \(loaded.subjects.count) subjects, \(mode.rawValue) mode, \(options.resolvedShots) shots")
                     flushOutput()

@@ -26,7 +26,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try LoadedModel(directory: model), tokenizer = loaded.tokenizer
+            let loaded = try LoadedModel(directory: model, languageModelOnly: true), tokenizer = loaded.tokenizer
             let bos = tokenizer.bosID ?? Int32(loaded.decoder.config.bosTokenId ?? 1)
             let prompt = [bos] + tokenizer.encode(self.prompt)
             let stop = Set([bos, tokenizer.eosID].compactMap { $0 })

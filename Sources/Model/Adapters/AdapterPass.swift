@@ -19,7 +19,7 @@ public struct AdapterPass {
     public let keyStride: Int
     /// (B, S): 1 = a real position, 0 = padding (positions ≥ start + rows are not yet written).
     public let keyMask: UnsafePointer<Int32>
-    /// (B, S): positions of left padding per sequence (nil: none).
+    /// (B): left-padding positions per sequence (nil: none).
     public let keyOffset: [Int]?
     /// (N): 1 = the new row's embedding is a visual token (an image placeholder's slot).
     public let imageRows: UnsafePointer<UInt8>
@@ -50,4 +50,10 @@ public struct AdapterScratch {
     public let dv: Tensor
     public let datt: Tensor
     public let dattY: Tensor
+}
+
+/// The main attention of a layer, as an adapter hook sees it: probabilities (B, NH, n, S) and their shape.
+public struct AttentionProbabilities {
+    public let probabilities: Tensor
+    public let shape: AttentionShape
 }

@@ -37,7 +37,7 @@ struct LayerBuffers {
     /// The same buffers seen with their first `N` rows (a cached forward of fewer rows than its
     /// chunk); the attention buffer is kept whole.
     func rows(_ N: Int) -> LayerBuffers {
-        func r(_ t: Tensor) -> Tensor { Tensor(t.data, shape: t.shape.count == 1 ? [N] : [N, t.lastDimension]) }
+        func r(_ t: Tensor) -> Tensor { t.rows(0..<N) }
         return LayerBuffers(ln1: r(ln1), rstd1: r(rstd1), q: r(q), k: r(k), v: r(v), att: att, attY: r(attY), h: r(h),
                             ln2: r(ln2), rstd2: r(rstd2), gate: r(gate), up: r(up), act: r(act), out: r(out))
     }

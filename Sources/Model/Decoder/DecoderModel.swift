@@ -22,9 +22,6 @@ public final class DecoderModel: @unchecked Sendable {
     let rope: RoPE
     let layout: DecoderLayout
 
-    /// The parameter table with Hugging Face names (the decoder's tensors, then its adapters').
-    public static func parameterTable(_ c: DecoderConfig) -> [ParameterInfo] { DecoderLayout(c).table }
-
     /// A decoder with zero weights (load or `initialize` them next) and the adapters `specs`
     /// attached (default: those `config` records); nothing trains until `setTrainable`.
     public convenience init(config: DecoderConfig, adapters specs: [any DecoderAdapterSpec]? = nil) {
@@ -295,7 +292,8 @@ public final class DecoderModel: @unchecked Sendable {
 
     /// The adapters with their state in `acts`, as hook passes over the training batch.
     private func attachedPasses(_ acts: DecoderActivations, parameterGradients: Bool? = nil) -> [AttachedPass] {
-        zip(adapters, acts.adapterStates).map { adapter, state in
+        precondition(acts.adapterStates.count == adapters.count, "activations made for other adapters: use makeActivations(batch:sequence:)")
+        return zip(adapters, acts.adapterStates).map { adapter, state in
             let pass = AdapterPass(parameters: parameters, state: state, batch: acts.batch, rows: acts.sequence, start: 0,
                                    keyStride: acts.sequence, keyMask: acts.attentionMask, keyOffset: nil, imageRows: acts.replacedRows,
                                    inputEmbeddings: acts.embeddings.reshaped([acts.batch * acts.sequence, config.hiddenSize]))

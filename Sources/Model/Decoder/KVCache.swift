@@ -108,16 +108,17 @@ extension DecoderModel {
         let B = cache.batch, n = newTokens.count / B, start = cache.length, c = config
         precondition(newTokens.count == B * n && n >= 1 && n <= cache.chunk, "\(newTokens.count) tokens for a batch of \(B), chunk \(cache.chunk)")
         precondition(start + n <= cache.capacity, "KV cache full: \(start) + \(n) > \(cache.capacity)")
-        let N = B * n, C = c.hiddenSize, KC = c.kvSize
+        let N = B * n, KC = c.kvSize
         newTokens.withUnsafeBufferPointer { cache.tokens.update(from: $0.baseAddress!, count: N) }
         let w = cache.work.rows(N)  // the cache may be larger than this call
-        let x0 = Tensor(cache.embeddings.data, shape: [N, C])
+        let x0 = cache.embeddings.rows(0..<N)
         Embedding.forward(out: x0, ids: cache.tokens, table: parameters.value(layout.embed))
         cache.imageRows.update(repeating: 0, count: N)
         if let visual {  // image tokens: their visual embeddings
             ImageSplice.forward(embeddings: x0, visual: visual.tokens, rows: visual.placement)
             for (_, row) in visual.placement { cache.imageRows[row] = 1 }
         }
+        precondition(cache.adapterStates.count == adapters.count, "a KV cache made for other adapters: use makeCache(batch:capacity:chunk:)")
         let attached = zip(adapters, cache.adapterStates).map { adapter, state in
             AttachedPass(adapter: adapter, pass: AdapterPass(
                 parameters: parameters, state: state, batch: B, rows: n, start: start, keyStride: cache.capacity, keyMask: cache.keyMask,
@@ -141,8 +142,8 @@ extension DecoderModel {
             x = w.out
         }
         cache.length = start + n
-        let logits = Tensor(cache.logits.data, shape: [N, c.vocabSize])
-        head(x: x, lnf: Tensor(cache.lnf.data, shape: [N, C]), rstd: Tensor(cache.rstdf.data, shape: [N]), logits: logits)
+        let logits = cache.logits.rows(0..<N)
+        head(x: x, lnf: cache.lnf.rows(0..<N), rstd: cache.rstdf.rows(0..<N), logits: logits)
         return logits
     }
 }

@@ -7,10 +7,10 @@ public final class ImageEncoding: @unchecked Sendable {
     public let projected: Projector.Activations
     public let moe: ParrotMoE.Activations?
 
-    init(model m: MultimodalModel, images B: Int, maxGuidance M: Int) {
+    init(model m: MultimodalModel, images B: Int, maxGuidance M: Int, moeImages: Int) {
         vision = m.encoder.makeActivations(batch: B)
         projected = m.projector.makeActivations(rows: B * m.imageTokens)
-        moe = m.moe?.makeActivations(images: B, tokens: m.imageTokens, maxGuidance: M)
+        moe = m.moe?.makeActivations(images: moeImages, tokens: m.imageTokens, maxGuidance: M)
     }
 
     public var bytes: Int { vision.arena.bytes + projected.arena.bytes + (moe?.arena.bytes ?? 0) }
@@ -26,9 +26,11 @@ public enum ParrotGuidance {
 }
 
 extension MultimodalModel {
-    /// Buffers for up to `images` images; the MoE's guidance may span up to `maxGuidance` text rows.
-    public func makeImageEncoding(images: Int, maxGuidance: Int) -> ImageEncoding {
-        ImageEncoding(model: self, images: images, maxGuidance: maxGuidance)
+    /// Buffers for up to `images` images; the MoE's guidance may span up to `maxGuidance` text
+    /// rows. `routedOneByOne`: the MoE routes one image at a time (inference's `.prompts`
+    /// guidance), so its buffers hold one image.
+    public func makeImageEncoding(images: Int, maxGuidance: Int, routedOneByOne: Bool = false) -> ImageEncoding {
+        ImageEncoding(model: self, images: images, maxGuidance: maxGuidance, moeImages: routedOneByOne ? 1 : images)
     }
 
     /// The one way images become visual tokens, in training, evaluation and inference alike:

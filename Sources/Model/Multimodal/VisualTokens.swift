@@ -3,6 +3,9 @@ import Tensor
 /// Visual tokens and the rows they go to: row `from` of `tokens` (K, C) replaces the embedding
 /// of row `to` of the rows a forward pass embeds — a training batch's B·T rows, or the new rows
 /// of a cached forward. The one placement type of training, evaluation and inference.
+///
+/// `tokens` is a view into the buffers that produced it (an `ImageEncoding`, a training batch's
+/// activations): keep them alive while the value is used.
 public struct VisualTokens {
     /// (K, C) the projected (and, with Parrot, routed) visual tokens.
     public let tokens: Tensor
@@ -28,22 +31,5 @@ public struct VisualTokens {
     /// The entries whose rows fall in `rows`, shifted to start at 0 (one chunk of a longer context).
     public func chunk(_ rows: Range<Int>) -> VisualTokens {
         VisualTokens(tokens: tokens, placement: placement.compactMap { rows.contains($0.to) ? ($0.from, $0.to - rows.lowerBound) : nil })
-    }
-}
-
-/// Puts visual tokens into a sequence's embeddings where its image placeholders are.
-///
-/// forward:  embeddings[to] = visual[from]        for each (from, to)   embeddings: (B·T, C)  visual: (K, C)
-/// backward: dvisual[from] = dembeddings[to]      (the placeholders' own embeddings get nothing)
-public enum ImageSplice {
-    public static func forward(embeddings: Tensor, visual: Tensor, rows: [(from: Int, to: Int)]) {
-        let C = embeddings.lastDimension
-        precondition(visual.lastDimension == C)
-        for (from, to) in rows { (embeddings.data + to * C).update(from: visual.data + from * C, count: C) }
-    }
-
-    public static func backward(dvisual: Tensor, dembeddings: Tensor, rows: [(from: Int, to: Int)]) {
-        let C = dembeddings.lastDimension
-        for (from, to) in rows { (dvisual.data + from * C).update(from: dembeddings.data + to * C, count: C) }
     }
 }

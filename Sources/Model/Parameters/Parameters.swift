@@ -72,6 +72,11 @@ public final class Parameters: @unchecked Sendable {
 
     /// Indices of trainable tensors.
     public var trainableIndices: [Int] { gradientViews.indices.filter { gradientViews[$0] != nil } }
+    /// Slots of the trainable tensors, in table order.
+    public var trainableSlots: [ParameterSlot] { trainableIndices.map(ParameterSlot.init) }
+
+    /// The table entry (name, shape) of the tensor at `slot`.
+    public func info(_ slot: ParameterSlot) -> ParameterInfo { table[slot.index] }
 
     /// Makes exactly the tensors whose names match one of `patterns` trainable (`*` any run
     /// of characters, `?` one; a pattern starting with `!` excludes what it matches, so

@@ -24,8 +24,6 @@ public final class ParrotMoE: @unchecked Sendable {
     let layout: Layout
     public static let prefix = "multi_modal_moe."
 
-    public static func parameterTable(_ c: ParrotConfig, hidden C: Int) -> [ParameterInfo] { Layout(c, hidden: C).table }
-
     /// The MoE's parameter table and slots, declared once.
     struct Layout {
         /// One SwiGLU expert's tensors.
@@ -85,7 +83,7 @@ public final class ParrotMoE: @unchecked Sendable {
         let dact: Tensor, dgate: Tensor, dup: Tensor  // (R, I)
         let dguide: Tensor     // (B, C)
         let dalpha: Tensor     // (B, M)
-        let guidanceText: Tensor  // (M, C) the guiding embeddings at inference (`MultimodalModel.routeImage`)
+        let guidanceText: Tensor  // (M, C) the guiding embeddings at inference (`MultimodalModel.visualTokens` with `.prompts` guidance)
         /// Images of the last forward, and the balance loss it added (0 when off).
         public internal(set) var count = 0
         public internal(set) var balanceLoss: Float = 0

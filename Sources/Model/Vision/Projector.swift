@@ -20,10 +20,6 @@ public final class Projector: @unchecked Sendable {
     let layout: Layout
     public static let prefix = "multi_modal_projector."
 
-    public static func parameterTable(kind: Kind, inputSize: Int, outputSize: Int) -> [ParameterInfo] {
-        Layout(kind: kind, inputSize: inputSize, outputSize: outputSize).table
-    }
-
     /// The projector's parameter table and slots, declared once.
     struct Layout {
         let table: [ParameterInfo]

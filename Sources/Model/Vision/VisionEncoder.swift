@@ -18,10 +18,6 @@ public final class VisionEncoder: @unchecked Sendable {
     /// Keep the class token in the features (`cls_patch`) or drop it (`patch`).
     public let keepClassToken: Bool
 
-    public static func parameterTable(_ c: VisionConfig, prefix p: String = "vision_tower.vision_model.") -> [ParameterInfo] {
-        Layout(c, prefix: p).table
-    }
-
     /// The tower's parameter table and the slots of its tensors, declared once (Hugging Face names under `prefix`).
     struct Layout {
         /// One block's tensors.

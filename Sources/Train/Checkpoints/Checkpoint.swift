@@ -63,10 +63,10 @@ public enum Checkpoint {
                  recipeYAML: recipeYAML, failpoint: failpoint)
     }
 
-    /// `extraState`: a continual-learning strategy's tensors (EWC's Fisher and anchor), saved in
-    /// `optimizer.safetensors` beside AdamW's moments.
+    /// `extraState`: the continual-learning strategies' tensors (EWC's Fisher and anchor,
+    /// distillation's teacher), saved in `optimizer.safetensors` beside AdamW's moments.
     @discardableResult
-    public static func save(outputDir: String, model: TrainedModel, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
+    public static func save(outputDir: String, model: AnyModel, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
                             state: TrainerState, recipeYAML: String, extraState: [(name: String, tensor: Tensor)] = [],
                             failpoint: ((String) throws -> Void)? = nil) throws -> String {
         let root = outputDir + "/checkpoints"

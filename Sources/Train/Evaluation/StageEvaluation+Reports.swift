@@ -80,7 +80,7 @@ extension StageEvaluation {
         let md = "# Parrot routing after \(point)\n\nMean routing weight of each expert over the image questions of each language.\n\n" + report.markdown()
         try AtomicFile.write(Data(md.utf8), to: outputDir + "/router.md")
         try AtomicFile.write(Data(report.svg(title: "Mean routing weight per expert and language (after \(point))").utf8),
-                                           to: outputDir + "/router.svg")
+                             to: outputDir + "/router.svg")
         log("routing after \(point) (mean weight per expert):\n" + report.markdown())
     }
 }

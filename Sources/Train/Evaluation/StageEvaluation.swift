@@ -62,7 +62,7 @@ final class StageEvaluation {
     /// Scores every suite with the model as it is now and rewrites the report. Image suites
     /// are scored once the model has a vision tower (`moe`: through Parrot's MoE, as the stage
     /// just trained ran it).
-    func evaluate(_ point: String, model: TrainedModel, tokenizer: SentencePieceTokenizer, moe: Bool) throws {
+    func evaluate(_ point: String, model: AnyModel, tokenizer: SentencePieceTokenizer, moe: Bool) throws {
         try FileManager.default.createDirectory(atPath: "\(outputDir)/eval/\(point)", withIntermediateDirectories: true)
         var line: [String] = [], routing: [(language: String?, weights: [Float])] = []
         for (spec, suite) in zip(specs, suites) {

@@ -34,8 +34,8 @@ public final class AdamW: @unchecked Sendable {
     /// Steps taken so far (t of the last update).
     public private(set) var step = 0
     public let state: Arena
-    /// Trainable tensors (table, index), their first and second moments and learning-rate multiplier.
-    let slots: [(set: Parameters, index: Int, m: Tensor, v: Tensor, lrScale: Float)]
+    /// Trainable tensors (table, slot), their first and second moments and learning-rate multiplier.
+    let slots: [(set: Parameters, slot: ParameterSlot, m: Tensor, v: Tensor, lrScale: Float)]
 
     public convenience init(parameters: Parameters, config: AdamWConfig) {
         self.init(parameterSets: [parameters], config: config)
@@ -45,12 +45,12 @@ public final class AdamW: @unchecked Sendable {
     public init(parameterSets: [Parameters], config: AdamWConfig, lrMultiplier: (String) -> Float = { _ in 1 }) {
         self.parameterSets = parameterSets
         self.config = config
-        let trainable = parameterSets.flatMap { p in p.trainableIndices.map { (p, $0) } }
+        let trainable = parameterSets.flatMap { p in p.trainableSlots.map { (p, $0) } }
         let (arena, moments): (Arena, [(Tensor, Tensor)]) = Arena.build { allocate in
-            trainable.map { p, i in (allocate(p.table[i].shape), allocate(p.table[i].shape)) }
+            trainable.map { p, s in (allocate(p.info(s).shape), allocate(p.info(s).shape)) }
         }
         state = arena
-        slots = zip(trainable, moments).map { ($0.0, $0.1, $1.0, $1.1, lrMultiplier($0.0.table[$0.1].name)) }
+        slots = zip(trainable, moments).map { ($0.0, $0.1, $1.0, $1.1, lrMultiplier($0.0.info($0.1).name)) }
     }
 
     /// One update with learning rate `lr` from the gradients now in `parameters`.
@@ -61,9 +61,9 @@ public final class AdamW: @unchecked Sendable {
         let correction1 = 1 - powf(b1, Float(step)), correction2 = 1 - powf(b2, Float(step))
         for slot in slots where slot.lrScale > 0 {
             let lr = lr * slot.lrScale
-            let p = slot.set.value(at: slot.index), g = slot.set.gradient(at: slot.index)!
+            let p = slot.set.value(slot.slot), g = slot.set.gradient(slot.slot)!
             let m = slot.m, v = slot.v
-            let decay = slot.set.table[slot.index].decays ? 1 - lr * c.weightDecay : 1
+            let decay = slot.set.info(slot.slot).decays ? 1 - lr * c.weightDecay : 1
             Parallel.forEach(p.count, costPerItem: 8) { range in
                 for i in range {
                     let gi = g.data[i]
@@ -80,7 +80,7 @@ public final class AdamW: @unchecked Sendable {
     /// Named state tensors for a checkpoint (`exp_avg.<name>`, `exp_avg_sq.<name>`).
     public var namedState: [(name: String, tensor: Tensor)] {
         slots.flatMap { s in
-            let name = s.set.table[s.index].name
+            let name = s.set.info(s.slot).name
             return [("exp_avg." + name, s.m), ("exp_avg_sq." + name, s.v)]
         }
     }

@@ -6,7 +6,7 @@ public enum GradientClipping {
     /// The global L2 norm of the gradients of every table.
     public static func norm(_ sets: [Parameters]) -> Float {
         var sum: Double = 0
-        for p in sets { for i in p.trainableIndices { sum += Elementwise.sumOfSquares(p.gradient(at: i)!) } }
+        for p in sets { for s in p.trainableSlots { sum += Elementwise.sumOfSquares(p.gradient(s)!) } }
         return Float(sum.squareRoot())
     }
 
@@ -18,7 +18,7 @@ public enum GradientClipping {
         let n = norm(sets)
         if maxNorm > 0, n > maxNorm, n.isFinite {
             let s = maxNorm / (n + 1e-6)
-            for p in sets { for i in p.trainableIndices { Elementwise.scale(p.gradient(at: i)!, by: s) } }
+            for p in sets { for slot in p.trainableSlots { Elementwise.scale(p.gradient(slot)!, by: s) } }
         }
         return n
     }

@@ -58,10 +58,10 @@ struct RecipeChecks {
         }
         guard s.learningRate > 0, s.learningRate.isFinite else { throw at.error(p + ["learning_rate"], "'learning_rate' must be positive") }
         guard !s.data.isEmpty else { throw at.error(p + ["data"], "stage '\(s.name)' has no data") }
-        try s.replay?.validate(stage: i, path: p, at)
-        try s.distillation?.validate(stage: i, path: p, at)
-        try s.featureAugmentation?.validate(stage: s, path: p, at)
-        try s.ewc?.validate(stage: i, path: p, at)
+        try s.replay?.validate(stageIndex: i, path: p, at)
+        try s.distillation?.validate(stageIndex: i, path: p, at)
+        try s.featureAugmentation?.validate(in: s, path: p, at)
+        try s.ewc?.validate(stageIndex: i, path: p, at)
         for (key, list) in [("data", s.data), ("eval_data", s.evalData)] {
             for (j, d) in list.enumerated() {
                 let path = p + [key, String(j), "path"]

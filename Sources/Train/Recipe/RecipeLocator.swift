@@ -2,7 +2,8 @@ import Foundation
 import Yams
 
 /// Turns a key path of a recipe into a located `RecipeError`: the line of the YAML node at that
-/// path (the nearest one that exists). The checks that types cannot express use it.
+/// path (no line when the path names no node, e.g. a key the recipe leaves to its default). The
+/// checks that types cannot express use it.
 struct RecipeLocator {
     let root: Node
     let file: String
@@ -21,7 +22,7 @@ struct RecipeLocator {
         RecipeError(file: file, line: node(path)?.mark?.line, key: path.isEmpty ? nil : Self.display(path), message)
     }
 
-    /// An error unless `path` names an existing file; `what` describes it ("replay data file").
+    /// An error (`message`, located at `path`) unless `file` exists.
     func requireFile(_ file: String, at path: [String], _ message: @autoclosure () -> String) throws {
         guard FileManager.default.fileExists(atPath: file) else { throw error(path, message()) }
     }

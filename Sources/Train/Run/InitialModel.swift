@@ -11,7 +11,7 @@ struct InitialModel {
     let log: (String) -> Void
     var seeds: Seeds { Seeds(run: recipe.seed) }
 
-    func make() throws -> (TrainedModel, SentencePieceTokenizer) {
+    func make() throws -> (AnyModel, SentencePieceTokenizer) {
         guard let tokenizerPath = recipe.tokenizer ?? recipe.model.base.map({ $0 + "/" + ModelDirectory.tokenizerFile }) else {
             throw TrainError("the recipe names no tokenizer")
         }

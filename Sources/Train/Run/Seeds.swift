@@ -1,5 +1,6 @@
-/// Every random stream of a run, derived from the recipe's `seed` in one place, so that no two
-/// streams share a seed by accident and a new stream gets a name instead of a magic number.
+/// Every random stream of a run, derived from the recipe's `seed` in one place: each stream has
+/// a name instead of a magic number at its call site, and a new one is added here. (The formulas
+/// are those runs have always used; stage 0's streams all start from the run seed itself.)
 struct Seeds {
     let run: UInt64
 

@@ -59,7 +59,7 @@ public final class Trainer {
     }
 
     /// Where the run starts: the checkpoint `latest` names (with `--resume`) or the recipe's model.
-    func startingPoint() throws -> (TrainedModel, SentencePieceTokenizer, TrainerState?) {
+    func startingPoint() throws -> (AnyModel, SentencePieceTokenizer, TrainerState?) {
         let out = recipe.outputDir
         guard options.resume, let dir = try Checkpoint.latest(outputDir: out) else {
             if options.resume { log("no checkpoint in \(out): starting from the beginning") }
@@ -120,36 +120,19 @@ public final class Trainer {
     }
 
     /// After the last stage: the final checkpoint, the `generate` samples, the forgetting table and `run_summary.json`.
-    func finish(model: TrainedModel, tokenizer: SentencePieceTokenizer, evaluation: StageEvaluation?, globalStep: Int, resumed: Bool,
+    func finish(model: AnyModel, tokenizer: SentencePieceTokenizer, evaluation: StageEvaluation?, globalStep: Int, resumed: Bool,
                 started: Date) throws {
         if let dir = try Checkpoint.latest(outputDir: recipe.outputDir) {
             summary.finalCheckpoint = dir
             log("latest checkpoint: \(dir)")
         }
         if let g = recipe.generate {
-            summary.samples = try Samples(spec: g, seed: Seeds(run: recipe.seed).generation, log: options.log).run(model.decoder, tokenizer)
+            summary.samples = try Completions(spec: g, seed: Seeds(run: recipe.seed).generation, log: options.log).run(model.decoder, tokenizer)
         }
         if let evaluation, !evaluation.table.isEmpty { log("\n" + evaluation.table) }
         summary.seconds = Date().timeIntervalSince(started)
         try RunSummaryFile(seed: recipe.seed, seconds: summary.seconds, globalSteps: globalStep, resumed: resumed,
                            finalLoss: summary.losses.last.flatMap { $0.isFinite ? Double($0) : nil })
             .write(to: recipe.outputDir + "/" + Self.summaryFile)
-    }
-}
-
-/// `run_summary.json`: the seed, wall seconds, steps, whether the process resumed, the final loss.
-struct RunSummaryFile: Encodable {
-    let seed: UInt64
-    let seconds: Double
-    let globalSteps: Int
-    let resumed: Bool
-    let finalLoss: Double?
-
-    enum CodingKeys: String, CodingKey { case seed, seconds, globalSteps = "global_steps", resumed, finalLoss = "final_loss" }
-
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(encoder.encode(self), to: path)
     }
 }

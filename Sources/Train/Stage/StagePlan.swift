@@ -6,13 +6,12 @@ import Tokenizer
 
 /// Everything set up for one stage before its first step: the trainable groups, the data (with
 /// what the strategies add), the runner, the optimizer and schedule, the strategies, and where
-/// the stage stands. `step()` (TrainingStep.swift) runs one optimizer step on it.
+/// the stage stands. `runStep(globalStep:)` (StagePlan+Step.swift) runs one optimizer step on it.
 final class StagePlan {
     let stage: Stage
     let index: Int
-    let model: TrainedModel
+    let model: AnyModel
     let runner: StepRunner
-    let dataset: StageDataset
     let evalSet: StageDataset?
     let strategies: [any ContinualStrategy]
     let optimizer: AdamW
@@ -29,24 +28,24 @@ final class StagePlan {
 
     /// Sets up stage `index` of `recipe` on `model`; `resume` is the checkpoint state when the
     /// run resumes inside this stage (its directory `checkpoint`), nil for a fresh start.
-    init(recipe: Recipe, index: Int, model: TrainedModel, tokenizer: SentencePieceTokenizer, resume: TrainerState?,
+    init(recipe: Recipe, index: Int, model: AnyModel, tokenizer: SentencePieceTokenizer, resume: TrainerState?,
          checkpoint: String?, log: @escaping (String) -> Void) throws {
         let stage = recipe.stages[index]
         self.stage = stage
         self.index = index
         self.model = model
-        let multimodal = try Self.multimodalModel(stage, model)
+        try Self.check(stage, fits: model)
+        let multimodal = stage.kind.isMultimodal ? model.multimodal : nil
         let trainable = try Self.setTrainable(stage, model)
         let seeds = Seeds(run: recipe.seed).stage(index)
-        let data = StageData(tokenizer: tokenizer, sequenceLength: stage.modelMaxLength, vision: nil).with(vision: multimodal)
+        let data = DatasetBuilder(tokenizer: tokenizer, sequenceLength: stage.modelMaxLength, vision: nil).with(vision: multimodal)
         runner = StepRunner(model: model, multimodal: multimodal, moe: stage.usesParrotMoE, batch: stage.batchSize,
-                            sequence: stage.modelMaxLength, pad: tokenizer.padID ?? tokenizer.eosID ?? 0)
+                            sequence: stage.modelMaxLength, pad: tokenizer.paddingID)
         let context = StrategyContext(stage: stage, index: index, earlier: Array(recipe.stages[..<index]), model: model, data: data,
-                                      seeds: seeds, batchSize: stage.batchSize, startStep: resume?.step ?? 0, moe: stage.usesParrotMoE, log: log)
+                                      seeds: seeds, startStep: resume?.step ?? 0, log: log)
         var dataset = try data.dataset(of: stage)
         strategies = try StageStrategies.make(context)
         for s in strategies { dataset = try s.extend(dataset) }
-        self.dataset = dataset
         evalSet = stage.evalData.isEmpty ? nil
             : try data.dataset(stage.evalData, template: stage.template, system: stage.systemPrompt, skipBadSamples: stage.skipBadSamples)
         totalSteps = stage.maxSteps ?? Self.steps(epochs: stage.numTrainEpochs!, of: dataset, batch: stage.batchSize * stage.gradientAccumulationSteps)
@@ -67,21 +66,19 @@ final class StagePlan {
                               totalSteps: totalSteps, minLRRatio: stage.minLRRatio)
     }
 
-    /// The multimodal model a multimodal stage runs (nil for a text stage); checks the stage fits the model.
-    static func multimodalModel(_ stage: Stage, _ model: TrainedModel) throws -> MultimodalModel? {
+    /// The stage's sequences fit the model's context, and a multimodal stage has a vision tower.
+    static func check(_ stage: Stage, fits model: AnyModel) throws {
         let limit = model.decoder.config.maxPositionEmbeddings
         guard stage.modelMaxLength <= limit else {
             throw TrainError("stage '\(stage.name)': model_max_length \(stage.modelMaxLength) exceeds the model's max_position_embeddings \(limit)")
         }
-        guard stage.kind.isMultimodal else { return nil }
-        guard let m = model.multimodal else {
+        guard !stage.kind.isMultimodal || model.multimodal != nil else {
             throw TrainError("stage '\(stage.name)' (\(stage.kind.rawValue)) needs a vision tower: add 'model.vision' to the recipe or start from a multimodal base")
         }
-        return m
     }
 
     /// Makes the stage's `trainable` tensors train (a text stage: the decoder's only); returns their names.
-    static func setTrainable(_ stage: Stage, _ model: TrainedModel) throws -> [String] {
+    static func setTrainable(_ stage: Stage, _ model: AnyModel) throws -> [String] {
         let trainable = model.setTrainable(matching: stage.trainable, decoderOnly: !stage.kind.isMultimodal)
         guard !trainable.isEmpty else {
             throw TrainError("stage '\(stage.name)': 'trainable' \(stage.trainable) matches no parameter (names look like model.layers.0.mlp.up_proj.weight, multi_modal_projector.linear_1.weight, vision_tower.vision_model.*)")
@@ -95,7 +92,7 @@ final class StagePlan {
     }
 
     /// "stage 'chat' (text): 1692 samples, 124609 tokens; 200 steps of 16x128; 38/95 tensors train (…)".
-    static func summary(_ stage: Stage, dataset: StageDataset, totalSteps: Int, trainable: [String], model: TrainedModel) -> String {
+    static func summary(_ stage: Stage, dataset: StageDataset, totalSteps: Int, trainable: [String], model: AnyModel) -> String {
         let T = stage.modelMaxLength, names = Set(trainable), all = model.parameterSets.flatMap(\.table)
         let trainableCount = all.filter { names.contains($0.name) }.reduce(0) { $0 + $1.count }
         return "stage '\(stage.name)' (\(stage.kind.rawValue)): \(dataset.sources.map(\.count).reduce(0, +)) samples, \(dataset.totalTokens) tokens"

@@ -5,7 +5,7 @@ import Tensor
 /// One batch's forward and backward pass, for the decoder alone (text stages) or the whole
 /// multimodal model (its images copied into the tower's pixels and spliced over `<image>` slots).
 final class StepRunner {
-    let model: TrainedModel
+    let model: AnyModel
     let multimodal: MultimodalModel?
     /// Route visual tokens through Parrot's MoE (the stage's `parrot_moe`).
     let moe: Bool
@@ -18,7 +18,7 @@ final class StepRunner {
     /// Each sequence's source index in the batcher's dataset.
     private(set) var rowSources: [Int32]
 
-    init(model: TrainedModel, multimodal: MultimodalModel?, moe: Bool, batch B: Int, sequence T: Int, pad: Int32) {
+    init(model: AnyModel, multimodal: MultimodalModel?, moe: Bool, batch B: Int, sequence T: Int, pad: Int32) {
         self.model = model
         self.multimodal = multimodal
         self.moe = moe

@@ -6,7 +6,7 @@ import Tensor
 /// data, whether it replaces the forward pass of a micro-batch, what it adds to the loss, and
 /// the state a checkpoint keeps. Every hook has a default that does nothing.
 ///
-/// The training step calls, in order (`StagePlan.step`):
+/// The training step calls, in order (`StagePlan.runStep`):
 ///
 ///     for each micro-batch:  load → forwardLoss (or the plain forward) → backward
 ///     lossTerm               (each strategy adds its gradient and names its term)
@@ -40,41 +40,4 @@ extension ContinualStrategy {
     func forwardLoss(_ runner: StepRunner, microBatch index: Int) -> (loss: Float, count: Int)? { nil }
     func lossTerm(step: Int) -> LossTerm? { nil }
     var checkpointState: [(name: String, tensor: Tensor)] { [] }
-}
-
-/// One named term of a step's loss (`distillation_loss`, `ewc_penalty`), logged on its own too.
-struct LossTerm {
-    let name: String
-    let value: Float
-}
-
-/// What a strategy may know of its stage when it is built.
-struct StrategyContext {
-    let stage: Stage
-    let index: Int
-    /// The stages before this one, in order (the data replay and distillation draw on, EWC's previous stage).
-    let earlier: [Stage]
-    let model: TrainedModel
-    /// Builds datasets with this stage's tokenizer, sequence length and image handling.
-    let data: StageData
-    let seeds: StageSeeds
-    let batchSize: Int
-    /// Optimizer steps of this stage already taken (0, or where a resumed stage stands).
-    let startStep: Int
-    /// Route visual tokens through Parrot's MoE in this stage.
-    let moe: Bool
-    let log: (String) -> Void
-}
-
-/// The strategies a stage's recipe asks for, in the order the step applies them.
-enum StageStrategies {
-    static func make(_ context: StrategyContext) throws -> [any ContinualStrategy] {
-        let made: [(any ContinualStrategy)?] = [
-            try Replay.make(context),               // extends the data first: feature augmentation shifts its samples
-            try Distillation.make(context),
-            try FeatureAugmentation.make(context),  // replaces the forward of micro-batches with replayed samples
-            EWC.make(context),                      // its penalty is added after distillation's term
-        ]
-        return made.compactMap { $0 }
-    }
 }

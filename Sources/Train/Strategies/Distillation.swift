@@ -27,7 +27,7 @@ final class Distillation: ContinualStrategy {
     /// Per-token τ²·KL (N).
     private let losses: Tensor
     private let lossArena: Arena
-    private let copied: [Int]
+    private let copied: [ParameterSlot]
 
     /// `step`: optimizer steps of this stage already taken (0, or where a resumed stage stands).
     init(spec: DistillationSpec, student: DecoderModel, dataset: StageDataset, batch B: Int, seed: UInt64, step: Int, pad: Int32,
@@ -36,7 +36,7 @@ final class Distillation: ContinualStrategy {
         self.stageName = stageName
         self.student = student
         self.pad = pad
-        copied = student.parameters.trainableIndices
+        copied = student.parameters.trainableSlots
         teacher = student.snapshot()
         studentActivations = student.makeActivations(batch: B, sequence: dataset.sequenceLength)
         teacherActivations = teacher.makeActivations(batch: B, sequence: dataset.sequenceLength)
@@ -48,8 +48,8 @@ final class Distillation: ContinualStrategy {
         guard let spec = c.stage.distillation else { return nil }
         let pool = try c.data.textOnlyPool(spec.data, template: spec.template, earlier: c.earlier, key: "distillation")
         let data = StageDataset(samples: pool, sequenceLength: c.data.sequenceLength)
-        return Distillation(spec: spec, student: c.model.decoder, dataset: data, batch: c.batchSize, seed: c.seeds.distillation,
-                            step: c.startStep, pad: c.data.tokenizer.padID ?? c.data.tokenizer.eosID ?? 0, stageName: c.stage.name)
+        return Distillation(spec: spec, student: c.model.decoder, dataset: data, batch: c.stage.batchSize, seed: c.seeds.distillation,
+                            step: c.startStep, pad: c.data.tokenizer.paddingID, stageName: c.stage.name)
     }
 
     var description: [String] {
@@ -61,7 +61,7 @@ final class Distillation: ContinualStrategy {
 
     /// The teacher's own tensors (the copies), for the checkpoint: `distillation.teacher.<name>`.
     var checkpointState: [(name: String, tensor: Tensor)] {
-        copied.map { ("distillation.teacher." + teacher.parameters.table[$0].name, teacher.parameters.value(at: $0)) }
+        copied.map { ("distillation.teacher." + teacher.parameters.info($0).name, teacher.parameters.value($0)) }
     }
 
     /// One distillation batch: student and teacher forward, the weighted KL, and its gradient
@@ -106,7 +106,7 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
 }
 
 extension DistillationSpec {
-    func validate(stage index: Int, path p: [String], _ at: RecipeLocator) throws {
+    func validate(stageIndex index: Int, path p: [String], _ at: RecipeLocator) throws {
         guard index > 0 || data != nil else {
             throw at.error(p + ["distillation"], "the first stage has no earlier data to distill on: give 'distillation.data'")
         }

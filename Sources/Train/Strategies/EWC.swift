@@ -20,25 +20,25 @@ public final class EWC: ContinualStrategy, @unchecked Sendable {
     /// Where the Fisher comes from (nil: set by hand, as the tests do).
     var fisherSource: FisherSource?
     /// Trainable tensors (table, index), their Fisher diagonal and anchor θ*.
-    let slots: [(set: Parameters, index: Int, fisher: Tensor, anchor: Tensor)]
+    let slots: [(set: Parameters, slot: ParameterSlot, fisher: Tensor, anchor: Tensor)]
     private var accumulated = 0
 
     /// Anchors every trainable tensor of `parameterSets` at its current value, Fisher 0.
     public init(parameterSets: [Parameters], lambda: Float) {
         self.lambda = lambda
-        let trainable = parameterSets.flatMap { p in p.trainableIndices.map { (p, $0) } }
+        let trainable = parameterSets.flatMap { p in p.trainableSlots.map { (p, $0) } }
         let (arena, pairs): (Arena, [(Tensor, Tensor)]) = Arena.build { allocate in
-            trainable.map { p, i in (allocate(p.table[i].shape), allocate(p.table[i].shape)) }
+            trainable.map { p, s in (allocate(p.info(s).shape), allocate(p.info(s).shape)) }
         }
         self.arena = arena
         slots = zip(trainable, pairs).map { ($0.0, $0.1, $1.0, $1.1) }
-        for s in slots { s.anchor.copy(from: s.set.value(at: s.index)) }
+        for s in slots { s.anchor.copy(from: s.set.value(s.slot)) }
     }
 
     /// Adds the squared gradients now in the parameter tables (one sample's).
     public func accumulate() {
         for s in slots {
-            let g = s.set.gradient(at: s.index)!, f = s.fisher
+            let g = s.set.gradient(s.slot)!, f = s.fisher
             for i in 0..<f.count { f.data[i] += g.data[i] * g.data[i] }
         }
         accumulated += 1
@@ -55,7 +55,7 @@ public final class EWC: ContinualStrategy, @unchecked Sendable {
     public func penalty() -> Float {
         var sum = 0.0
         for s in slots {
-            let p = s.set.value(at: s.index)
+            let p = s.set.value(s.slot)
             for i in 0..<p.count {
                 let d = Double(p.data[i] - s.anchor.data[i])
                 sum += Double(s.fisher.data[i]) * d * d
@@ -67,7 +67,7 @@ public final class EWC: ContinualStrategy, @unchecked Sendable {
     /// Adds λ F (θ − θ*) to every anchored tensor's gradient.
     public func addGradient() {
         for s in slots {
-            let p = s.set.value(at: s.index), g = s.set.gradient(at: s.index)!
+            let p = s.set.value(s.slot), g = s.set.gradient(s.slot)!
             for i in 0..<p.count { g.data[i] += lambda * s.fisher.data[i] * (p.data[i] - s.anchor.data[i]) }
         }
     }
@@ -76,7 +76,7 @@ public final class EWC: ContinualStrategy, @unchecked Sendable {
     /// keeps the Fisher and anchor it started with.
     public var checkpointState: [(name: String, tensor: Tensor)] {
         slots.flatMap { s in
-            let name = s.set.table[s.index].name
+            let name = s.set.info(s.slot).name
             return [("ewc.fisher." + name, s.fisher), ("ewc.anchor." + name, s.anchor)]
         }
     }
@@ -84,7 +84,7 @@ public final class EWC: ContinualStrategy, @unchecked Sendable {
     /// The previous stage's data the Fisher is estimated from, one sample per backward pass.
     struct FisherSource {
         let stage: Stage
-        let data: StageData
+        let data: DatasetBuilder
         let batches: Int
         let seed: UInt64
         let moe: Bool
@@ -97,7 +97,8 @@ public final class EWC: ContinualStrategy, @unchecked Sendable {
         let ewc = EWC(parameterSets: c.model.parameterSets, lambda: spec.lambda)
         // Images of a multimodal previous stage go through the tower.
         let data = c.data.with(vision: previous.kind.isMultimodal ? c.model.multimodal : nil)
-        ewc.fisherSource = FisherSource(stage: previous, data: data, batches: spec.batches * c.batchSize, seed: c.seeds.fisher, moe: c.moe, log: c.log)
+        ewc.fisherSource = FisherSource(stage: previous, data: data, batches: spec.batches * c.stage.batchSize, seed: c.seeds.fisher,
+                                        moe: c.stage.usesParrotMoE, log: c.log)
         return ewc
     }
 
@@ -146,7 +147,7 @@ public struct EWCSpec: Codable, Sendable, Equatable {
 }
 
 extension EWCSpec {
-    func validate(stage index: Int, path p: [String], _ at: RecipeLocator) throws {
+    func validate(stageIndex index: Int, path p: [String], _ at: RecipeLocator) throws {
         guard index > 0 else { throw at.error(p + ["ewc"], "the first stage has no previous stage to consolidate") }
         guard lambda >= 0, batches >= 1 else { throw at.error(p + ["ewc"], "'ewc.lambda' must be ≥ 0 and 'ewc.batches' ≥ 1") }
     }

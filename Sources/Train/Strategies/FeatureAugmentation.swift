@@ -45,9 +45,6 @@ final class FeatureAugmentation: ContinualStrategy {
 
     var description: [String] { ["feature augmentation: replayed samples shifted at a random layer by up to β = \(beta) of their norm"] }
 
-    func forwardLoss(_ runner: StepRunner, microBatch index: Int) -> (loss: Float, count: Int)? {
-        forwardLoss(runner, draw: index)
-    }
 
     /// The draws of micro-batch `index` of the stage: the layer and β̂ per row (0 for rows that are not replayed).
     func draw(_ index: Int, layers: Int, rowSources: [Int32]) -> (layer: Int, betas: [Float]) {
@@ -78,9 +75,9 @@ final class FeatureAugmentation: ContinualStrategy {
 
     /// One augmented forward on `runner`'s loaded batch: the normal forward, the gradient with
     /// respect to layer l's input, the shift of the replayed rows, and the rerun of layers l….
-    /// Returns the augmented loss; `runner.backward` then trains on it. `draw`: the micro-batch's
-    /// index in the stage, which seeds the draws.
-    func forwardLoss(_ runner: StepRunner, draw index: Int) -> (loss: Float, count: Int) {
+    /// Returns the augmented loss; `runner.backward` then trains on it. `index`: the micro-batch's
+    /// index in the stage, which seeds the draws. (A batch without replayed rows keeps the plain forward's loss.)
+    func forwardLoss(_ runner: StepRunner, microBatch index: Int) -> (loss: Float, count: Int)? {
         let base = runner.forwardLoss()
         let (layer, betas) = draw(index, layers: runner.model.decoder.config.numHiddenLayers, rowSources: runner.rowSources)
         guard betas.contains(where: { $0 > 0 }), base.count > 0 else { return base }
@@ -111,7 +108,7 @@ public struct FeatureAugmentationSpec: Codable, Sendable, Equatable {
 }
 
 extension FeatureAugmentationSpec {
-    func validate(stage: Stage, path p: [String], _ at: RecipeLocator) throws {
+    func validate(in stage: Stage, path p: [String], _ at: RecipeLocator) throws {
         guard stage.replay != nil else {
             throw at.error(p + ["feature_augmentation"], "feature augmentation acts on replayed samples: add 'replay' to stage '\(stage.name)'")
         }

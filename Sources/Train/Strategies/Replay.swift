@@ -24,7 +24,7 @@ public struct ReplaySpec: Codable, Sendable, Equatable {
 }
 
 extension ReplaySpec {
-    func validate(stage index: Int, path p: [String], _ at: RecipeLocator) throws {
+    func validate(stageIndex index: Int, path p: [String], _ at: RecipeLocator) throws {
         guard index > 0 || data != nil else { throw at.error(p + ["replay"], "the first stage has no earlier data to replay: give 'replay.data'") }
         for (j, d) in (data ?? []).enumerated() {
             try at.requireFile(d.path, at: p + ["replay", "data", String(j), "path"], "replay data file not found: \(d.path)")

@@ -69,7 +69,7 @@ public enum LoRRA {
         /// The same buffers seen with their first `N` rows (a cached forward of fewer rows than its
         /// chunk); the probabilities are kept whole.
         public func rows(_ N: Int) -> Buffers {
-            func r(_ t: Tensor) -> Tensor { t.rowCount == N ? t : Tensor(t.data, shape: [N, t.lastDimension]) }
+            func r(_ t: Tensor) -> Tensor { t.rows(0..<N) }
             return Buffers(aq: r(aq), q: r(q), ak: r(ak), k: r(k), av: r(av), v: r(v), att: att, y: r(y), ao: r(ao), out: r(out))
         }
     }

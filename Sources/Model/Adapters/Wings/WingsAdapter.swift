@@ -112,10 +112,9 @@ public final class WingsAdapter: DecoderAdapter, @unchecked Sendable {
     public func afterAttention(layer l: Int, h: Tensor, attention: AttentionProbabilities, _ pass: AdapterPass) {
         guard let s = layers[l] else { return }
         let st = pass.state as! WingsState, layer = st.layers[l]!, N = pass.batch * pass.rows
-        let rows = { (t: Tensor) in Tensor(t.data, shape: [N, t.lastDimension]) }
-        let hPrime = rows(layer.hPrime), weights = rows(layer.weights)
+        let hPrime = layer.hPrime.rows(0..<N), weights = layer.weights.rows(0..<N)
         hPrime.copy(from: h)
-        WingsRouter.forward(weights: weights, logits: rows(layer.routerLogits), input: rows(layer.routerInput), att: attention.probabilities,
+        WingsRouter.forward(weights: weights, logits: layer.routerLogits.rows(0..<N), input: layer.routerInput.rows(0..<N), att: attention.probabilities,
                             shape: attention.shape, keyOffset: pass.keyOffset, routed: st.masks.routed,
                             w: pass.parameters.value(s.routerWeight), b: pass.parameters.value(s.routerBias))
         let shape = learnerShape(pass)

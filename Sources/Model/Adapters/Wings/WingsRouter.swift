@@ -12,9 +12,6 @@ import Tensor
 /// Legend: N = B·T rows, NH heads, S keys per sequence, L = `router_max_keys`.
 ///   P: (B, NH, T, S)   a: (N, L)   W: (2, L)   b: (2)   z, w: (N, 2)   routed: (N) 0/1
 public enum WingsRouter {
-    /// Index of each learner's weight in a row of w.
-    public static let visual = 0, textual = 1
-
     /// Fills `input` (a) from the probabilities `att` of `shape` and `weights` (w).
     /// `keyOffset[b]`: key positions of sequence b before its first real token (left padding).
     public static func forward(weights: Tensor, logits: Tensor, input: Tensor, att: Tensor, shape s: AttentionShape,
@@ -39,7 +36,7 @@ public enum WingsRouter {
             if routed[n] != 0 {
                 Softmax.row(p, z, 2)
             } else {
-                p[visual] = 0; p[textual] = 1
+                p[0] = 0; p[1] = 1  // (w_v, w_t): the textual learner alone
             }
         }
     }

@@ -11,7 +11,7 @@
 /// The parts of TensorFlow's Event and Summary messages that TensorBoard needs to
 /// show scalar curves, with TensorFlow's field numbers (same wire format).
 ///
-/// Regenerate Sources/Train/Proto/tensorboard_event.pb.swift with scripts/gen-protos.sh.
+/// Regenerate Sources/Train/Logging/Proto/tensorboard_event.pb.swift with scripts/gen-protos.sh.
 
 import SwiftProtobuf
 

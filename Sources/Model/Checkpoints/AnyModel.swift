@@ -1,7 +1,8 @@
 import Foundation
 
-/// The model a run trains: a decoder alone, or a decoder with a vision tower and projector.
-public enum TrainedModel: @unchecked Sendable {
+/// What a model directory holds: a decoder alone, or a decoder with a vision tower and projector
+/// (and its adapters and Parrot's MoE). Training, evaluation and inference take either.
+public enum AnyModel: @unchecked Sendable {
     case text(DecoderModel)
     case multimodal(MultimodalModel)
 
@@ -21,7 +22,7 @@ public enum TrainedModel: @unchecked Sendable {
     public var parameterCount: Int { parameterSets.reduce(0) { $0 + $1.count } }
 
     /// Loads a checkpoint directory, multimodal or not.
-    public static func load(_ dir: String) throws -> TrainedModel {
+    public static func load(_ dir: String) throws -> AnyModel {
         MultimodalModel.isMultimodal(directory: dir) ? .multimodal(try MultimodalModel.load(dir)) : .text(try ModelDirectory.loadDecoder(dir))
     }
 

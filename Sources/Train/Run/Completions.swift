@@ -6,7 +6,7 @@ import Tokenizer
 
 /// The recipe's `generate` block: completions of its prompts (BOS + prompt) after training,
 /// each checked against `expect` when given.
-struct Samples {
+struct Completions {
     let spec: GenerationSpec
     let seed: UInt64
     let log: (String) -> Void

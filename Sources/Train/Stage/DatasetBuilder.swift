@@ -6,7 +6,7 @@ import Tokenizer
 /// Builds the datasets of a run's stages: the one place a `StageDataset` is made, from a list of
 /// sources and how to render them, with the run's tokenizer, a stage's sequence length and,
 /// for a multimodal stage, how images become visual-token slots.
-struct StageData {
+struct DatasetBuilder {
     let tokenizer: SentencePieceTokenizer
     let sequenceLength: Int
     /// How a multimodal stage's images are prepared and spliced (nil: text only).
@@ -26,8 +26,8 @@ struct StageData {
     }
 
     /// The same factory with a multimodal model's image handling, or text only (nil).
-    func with(vision model: MultimodalModel?) -> StageData {
-        StageData(tokenizer: tokenizer, sequenceLength: sequenceLength, vision: model.map(StageDataset.Vision.init(model:)))
+    func with(vision model: MultimodalModel?) -> DatasetBuilder {
+        DatasetBuilder(tokenizer: tokenizer, sequenceLength: sequenceLength, vision: model.map(StageDataset.Vision.init(model:)))
     }
 
     /// The text-only samples of `data` (rendered with `template`) or, without it, of every stage in
