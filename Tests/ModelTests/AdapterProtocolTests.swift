@@ -99,14 +99,7 @@ struct AdapterProtocolTests {
     static let eps: Float = 5e-3
 
     static func randomDecoder(seed: UInt64) -> DecoderModel {
-        let decoder = DecoderModel(config: config, adapters: [LowRankSpec()])
-        var rng = SeededGenerator(seed: seed)
-        for i in 0..<decoder.parameters.table.count {
-            let t = decoder.parameters.value(at: i)
-            let isNorm = decoder.parameters.table[i].name.hasSuffix("norm.weight")
-            for j in 0..<t.count { t[j] = isNorm ? 1 + 0.3 * rng.normal() : 0.4 * rng.normal() }
-        }
-        return decoder
+        ContinualPathTests.randomize(DecoderModel(config: config, adapters: [LowRankSpec()]), seed: seed)
     }
 
     /// The projection hooks' backward: the input embeddings and every tensor, the adapter's
@@ -118,28 +111,7 @@ struct AdapterProtocolTests {
         var rng = SeededGenerator(seed: 4)
         let acts = decoder.makeActivations(batch: 2, sequence: 5)
         ContinualPathTests.textBatch(acts, vocabulary: Self.config.vocabSize, rng: &rng)
-        decoder.parameters.zeroGradients()
-        decoder.forward(acts)
-        _ = decoder.loss(acts)
-        decoder.backward(acts)
-        let storage = TestTensors()
-        let inputGradient = storage.zeros(acts.inputGradient.shape)
-        inputGradient.copy(from: acts.inputGradient)
-        let loss = { () -> Double in
-            decoder.forwardLayers(acts)
-            return Double(decoder.loss(acts).loss)
-        }
-        decoder.embed(acts)
-        let e = GradientCheck.relativeError(of: acts.embeddings, analytic: inputGradient, eps: Self.eps, loss: loss)
-        #expect(e < 1e-2, "input embeddings: relative error \(e)")
-        for (i, p) in decoder.parameters.table.enumerated() {
-            let e = GradientCheck.relativeError(of: decoder.parameters.value(at: i), analytic: decoder.parameters.gradient(at: i)!,
-                                                eps: Self.eps, maxElements: 40) {
-                decoder.forward(acts)
-                return Double(decoder.loss(acts).loss)
-            }
-            #expect(e < 1e-2, "\(p.name): relative error \(e)")
-        }
+        DecoderGradientTests.expectExactGradients(decoder, acts, eps: Self.eps, label: "low rank on q, v, o, down")
     }
 
     /// Cached decoding calls the same projection hooks: fed in chunks, it computes the logits of

@@ -17,7 +17,11 @@ struct ContinualPathTests {
     static let eps: Float = 5e-3
 
     static func randomDecoder(_ config: DecoderConfig, seed: UInt64) -> DecoderModel {
-        let decoder = DecoderModel(config: config)
+        randomize(DecoderModel(config: config), seed: seed)
+    }
+
+    /// `decoder` with seeded random weights: norms near 1, everything else N(0, 0.4²).
+    static func randomize(_ decoder: DecoderModel, seed: UInt64) -> DecoderModel {
         var rng = SeededGenerator(seed: seed)
         for i in 0..<decoder.parameters.table.count {
             let t = decoder.parameters.value(at: i)

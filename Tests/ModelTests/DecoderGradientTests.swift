@@ -31,7 +31,12 @@ struct DecoderGradientTests {
         mask[B * T - 1] = 0; targets[B * T - 1] = -100  // right padding
         targets[0] = -100                               // an unscored position
         acts.setBatch(tokens: tokens, targets: targets, attentionMask: mask)
+        Self.expectExactGradients(decoder, acts, label: label)
+    }
 
+    /// One forward and backward of `decoder` (every tensor trainable) on the batch in `acts`, then
+    /// the input embeddings and every parameter's gradient against central differences (step `eps`).
+    static func expectExactGradients(_ decoder: DecoderModel, _ acts: DecoderActivations, eps: Float = 1e-2, label: String) {
         decoder.parameters.zeroGradients()
         decoder.forward(acts)
         _ = decoder.loss(acts)
@@ -45,11 +50,11 @@ struct DecoderGradientTests {
             return Double(decoder.loss(acts).loss)
         }
         decoder.embed(acts)
-        let e = GradientCheck.relativeError(of: acts.embeddings, analytic: inputGradient, eps: 1e-2, loss: loss)
+        let e = GradientCheck.relativeError(of: acts.embeddings, analytic: inputGradient, eps: eps, loss: loss)
         #expect(e < 1e-2, "\(label): input embeddings relative error \(e)")
         for (i, p) in decoder.parameters.table.enumerated() {
             let e = GradientCheck.relativeError(of: decoder.parameters.value(at: i), analytic: decoder.parameters.gradient(at: i)!,
-                                                eps: 1e-2, maxElements: 40) {
+                                                eps: eps, maxElements: 40) {
                 decoder.forward(acts)
                 return Double(decoder.loss(acts).loss)
             }

@@ -31,10 +31,15 @@ struct TrainingRunTests {
         return try Trainer(recipe: r, options: o).run()
     }
 
-    /// Every record of `out`'s metrics.jsonl.
-    func metricRecords(_ out: String) throws -> [[String: Any]] {
-        try String(contentsOfFile: "\(dir)/\(out)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+    /// The values of the loss term `name` in `out`'s metrics.jsonl, each step's `loss` checked to be `task_loss` + the term.
+    func lossTerm(_ name: String, of out: String) throws -> [Double] {
+        let records = try String(contentsOfFile: "\(dir)/\(out)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        for r in records where r[name] != nil {
+            let sum = (r["task_loss"] as! Double) + (r[name] as! Double)
+            #expect(abs(sum - (r["loss"] as! Double)) < 1e-5, "loss = task_loss + \(name)")
+        }
+        return records.compactMap { $0[name] as? Double }
     }
 
     func metricLosses(_ out: String) throws -> [Double] {
@@ -272,12 +277,7 @@ struct TrainingRunTests {
         #expect(logs.contains { $0.hasPrefix("replay: 8 text-only samples from earlier stages, 30% of each epoch") })
         #expect(logs.contains { $0.hasPrefix("ewc: Fisher diagonal from 8 samples of stage 'pretrain'") })
         // The penalty joins the loss: 0 at the stage's first step (θ = θ*), then growing as θ leaves θ*.
-        let records = try metricRecords("cl-full")
-        let penalties = records.compactMap { $0["ewc_penalty"] as? Double }
-        for r in records where r["ewc_penalty"] != nil {
-            let sum = (r["task_loss"] as! Double) + (r["ewc_penalty"] as! Double)
-            #expect(abs(sum - (r["loss"] as! Double)) < 1e-5, "loss = task_loss + ewc_penalty")
-        }
+        let penalties = try lossTerm("ewc_penalty", of: "cl-full")
         #expect(penalties.count == 4 && penalties[0] == 0, "\(penalties)")
         #expect(penalties.dropFirst().allSatisfy { $0 > 0 }, "\(penalties)")
         _ = try run(recipe("cl-parts", extra), stopAfter: 8)
@@ -304,12 +304,7 @@ extension TrainingRunTests {
         #expect(full.losses.count == 10 && full.losses.allSatisfy(\.isFinite))
         #expect(logs.contains { $0.hasPrefix("distillation: teacher = the weights at the start of 'chat' (9 tensors copied, the rest shared") })
         #expect(logs.contains { $0.hasPrefix("feature augmentation: replayed samples shifted") })
-        let records = try metricRecords("kd-full")
-        let kd = records.compactMap { $0["distillation_loss"] as? Double }
-        for r in records where r["distillation_loss"] != nil {
-            let sum = (r["task_loss"] as! Double) + (r["distillation_loss"] as! Double)
-            #expect(abs(sum - (r["loss"] as! Double)) < 1e-5, "loss = task_loss + distillation_loss")
-        }
+        let kd = try lossTerm("distillation_loss", of: "kd-full")
         #expect(kd.count == 4 && kd[0] == 0, "the student starts as the teacher: KL 0 at the first step")
         #expect(kd[3] > 0)
         _ = try run(recipe("kd-parts", extra), stopAfter: 8)
