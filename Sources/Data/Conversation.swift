@@ -78,7 +78,7 @@ public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
     /// token supervised when its bytes lie inside a supervised range. A token that straddles
     /// a range boundary means the labels would not line up with the text (LLaVA's silent
     /// "tokenization mismatch"): that is an error showing the sample.
-    public func tokenize(_ turns: [Turn], system: String? = nil, tokenizer: SentencePieceTokenizer, bos: Int32?,
+    public func tokenize(_ turns: [Turn], system: String? = nil, tokenizer: any TextTokenizer, bos: Int32?,
                          sampleName: String) throws -> Sample {
         let (text, ranges) = render(turns, system: system)
         return try Self.tokenize(text: text, supervised: ranges, tokenizer: tokenizer, bos: bos, sampleName: sampleName, template: rawValue)
@@ -86,7 +86,7 @@ public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
 
     /// Tokenizes `text` in one call and marks tokens inside the `supervised` byte ranges;
     /// throws when a token straddles a range boundary or no token is supervised.
-    public static func tokenize(text: String, supervised ranges: [Range<Int>], tokenizer: SentencePieceTokenizer, bos: Int32?,
+    public static func tokenize(text: String, supervised ranges: [Range<Int>], tokenizer: any TextTokenizer, bos: Int32?,
                                 sampleName: String, template: String) throws -> Sample {
         let (ids, spans) = tokenizer.encodeWithOffsets(text)
         var tokens: [Int32] = bos.map { [$0] } ?? []

@@ -32,7 +32,7 @@ public struct StageDataset: Sendable {
     public let images: [[Float]]
 
     /// Reads and tokenizes `sources` (paths resolved against `baseDirectory`).
-    public init(sources: [DataSource], baseDirectory: String, tokenizer: SentencePieceTokenizer, template: ChatTemplate,
+    public init(sources: [DataSource], baseDirectory: String, tokenizer: any TextTokenizer, template: ChatTemplate,
                 system: String?, sequenceLength T: Int, skipBadSamples: Bool, vision: Vision? = nil) throws {
         sequenceLength = T
         var reader = SourceReader(skipBad: skipBadSamples)
@@ -97,7 +97,7 @@ public struct StageDataset: Sendable {
 /// into chunks of T + 1, each conversation one sample (cut to T + 1 tokens) with its image decoded
 /// and preprocessed once and its `<image>` expanded into visual-token slots.
 private struct SampleBuilder {
-    let tokenizer: SentencePieceTokenizer
+    let tokenizer: any TextTokenizer
     let template: ChatTemplate
     let system: String?
     let sequenceLength: Int

@@ -42,7 +42,7 @@ public struct EvalOptions: Sendable {
 /// and the choices are scored as continuations of the assistant's turn.
 public final class Evaluator {
     public let decoder: DecoderModel
-    public let tokenizer: SentencePieceTokenizer
+    public let tokenizer: any TextTokenizer
     public let multimodal: MultimodalModel?
     /// How an image question is framed (the template the model was instructed with).
     public var template: ChatTemplate = .chatml
@@ -52,7 +52,7 @@ public final class Evaluator {
     /// Parrot: the routing weights of every image question scored so far, with its language.
     public private(set) var routing: [(language: String?, weights: [Float])] = []
 
-    public init(decoder: DecoderModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
+    public init(decoder: DecoderModel, tokenizer: any TextTokenizer, truncation: LogLikelihood.Truncation = .left) {
         self.decoder = decoder
         self.tokenizer = tokenizer
         multimodal = nil
@@ -68,14 +68,14 @@ public final class Evaluator {
     }
 
     /// A text-only model scores text suites; a multimodal one image suites too.
-    public convenience init(model: AnyModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
+    public convenience init(model: AnyModel, tokenizer: any TextTokenizer, truncation: LogLikelihood.Truncation = .left) {
         switch model {
         case .text(let d): self.init(decoder: d, tokenizer: tokenizer, truncation: truncation)
         case .multimodal(let m): self.init(model: m, tokenizer: tokenizer, truncation: truncation)
         }
     }
 
-    public init(model: MultimodalModel, tokenizer: SentencePieceTokenizer, truncation: LogLikelihood.Truncation = .left) {
+    public init(model: MultimodalModel, tokenizer: any TextTokenizer, truncation: LogLikelihood.Truncation = .left) {
         decoder = model.decoder
         self.tokenizer = tokenizer
         multimodal = model

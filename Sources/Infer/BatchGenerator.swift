@@ -9,7 +9,7 @@ import Tokenizer
 /// through the vision tower together, and each sequence stops on its own.
 public final class BatchGenerator {
     public let model: AnyModel
-    public let tokenizer: SentencePieceTokenizer
+    public let tokenizer: any TextTokenizer
     /// How a prompt is framed: `chatml` (a user turn, then the assistant's), `plain`, or nil (raw text).
     public let template: ChatTemplate?
     public let options: SamplingOptions
@@ -20,7 +20,7 @@ public final class BatchGenerator {
 
     public var decoder: DecoderModel { model.decoder }
 
-    public init(model: AnyModel, tokenizer: SentencePieceTokenizer, template: ChatTemplate?, options: SamplingOptions,
+    public init(model: AnyModel, tokenizer: any TextTokenizer, template: ChatTemplate?, options: SamplingOptions,
                 maxNewTokens: Int, moe: Bool = true) {
         self.model = model
         self.tokenizer = tokenizer

@@ -4,13 +4,13 @@ import Tokenizer
 /// adds. The whole sequence is decoded every time (SentencePiece joins byte pieces and drops a
 /// word's leading space only in context), and text is released only once it no longer changes.
 public struct TextStream {
-    let tokenizer: SentencePieceTokenizer
+    let tokenizer: any TextTokenizer
     private var ids: [Int32]
     /// The text released so far.
     public private(set) var text: String
 
     /// Starts from `ids` (the prompt, without BOS); `text` is their decoding.
-    public init(_ tokenizer: SentencePieceTokenizer, ids: [Int32]) {
+    public init(_ tokenizer: any TextTokenizer, ids: [Int32]) {
         self.tokenizer = tokenizer
         self.ids = ids
         text = tokenizer.decode(ids)

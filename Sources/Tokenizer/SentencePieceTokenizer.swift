@@ -5,7 +5,7 @@ import Support
 /// A SentencePiece model (`tokenizer.model`) loaded through libsentencepiece.
 ///
 /// Encoding never adds BOS/EOS: callers decide where sequences start and end.
-public final class SentencePieceTokenizer: @unchecked Sendable {
+public final class SentencePieceTokenizer: TextTokenizer, @unchecked Sendable {
     private let handle: OpaquePointer
     /// Where the model was loaded from (for messages).
     public let path: String
@@ -40,6 +40,12 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     /// Writes the model (as loaded or edited) to `path`, atomically.
     public func save(to path: String) throws { try AtomicFile.write(modelData, to: path) }
 
+    /// Writes `tokenizer.model` into `directory`.
+    public func save(into directory: String) throws { try save(to: directory + "/" + TokenizerFiles.sentencePiece) }
+
+    /// The special tokens as USER_DEFINED pieces (`addingPieces`).
+    public func addingSpecialTokens(_ tokens: [String]) throws -> any TextTokenizer { try addingPieces(tokens) }
+
     deinit { spm_free(handle) }
 
     public var vocabularySize: Int { Int(spm_vocab_size(handle)) }
@@ -47,8 +53,6 @@ public final class SentencePieceTokenizer: @unchecked Sendable {
     public var bosID: Int32? { nonNegative(spm_bos_id(handle)) }
     public var eosID: Int32? { nonNegative(spm_eos_id(handle)) }
     public var padID: Int32? { nonNegative(spm_pad_id(handle)) }
-    /// The id batches are padded with: the pad piece, else EOS, else 0.
-    public var paddingID: Int32 { padID ?? eosID ?? 0 }
     public var unknownID: Int32 { spm_unk_id(handle) }
 
     /// Token ids of `text` (no BOS/EOS added).

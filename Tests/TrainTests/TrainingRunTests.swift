@@ -67,7 +67,7 @@ struct TrainingRunTests {
 
     /// A crash at any point of a save leaves `latest` naming a complete checkpoint, and resuming
     /// from it still reproduces the uninterrupted run.
-    @Test(arguments: ["model.safetensors", "tokenizer.model", "optimizer.safetensors", "trainer_state.json", "recipe.yaml", "rename"])
+    @Test(arguments: ["model.safetensors", "tokenizer", "optimizer.safetensors", "trainer_state.json", "recipe.yaml", "rename"])
     func crashDuringSaveNeverBreaksLatest(at point: String) throws {
         let full = try run(recipe("ref-\(point)"))
         let out = "crash-\(point)"

@@ -6,14 +6,14 @@ import Tokenizer
 /// `generate` and a resumed `train` share.
 public struct LoadedModel: @unchecked Sendable {
     public let model: AnyModel
-    public let tokenizer: SentencePieceTokenizer
+    public let tokenizer: any TextTokenizer
 
-    /// Loads `directory` (`config.json`, `model.safetensors`, `tokenizer.model`); each missing or
+    /// Loads `directory` (`config.json`, `model.safetensors`, `tokenizer.model` or `tokenizer.json`); each missing or
     /// malformed file is an error naming it. `languageModelOnly`: of a multimodal checkpoint, load
     /// the decoder alone (text-only evaluation and generation need nothing else).
     public init(directory: String, languageModelOnly: Bool = false) throws {
         model = languageModelOnly ? .text(try ModelDirectory.loadDecoder(directory)) : try AnyModel.load(directory)
-        tokenizer = try SentencePieceTokenizer(path: directory + "/" + ModelDirectory.tokenizerFile)
+        tokenizer = try TokenizerFiles.load(directory: directory)
     }
 
     public var decoder: DecoderModel { model.decoder }

@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizer
 import Support
 import SafeTensors
 
@@ -6,7 +7,7 @@ import SafeTensors
 public enum ModelDirectory {
     public static let configFile = "config.json"
     public static let weightsFile = "model.safetensors"
-    public static let tokenizerFile = "tokenizer.model"
+    public static let tokenizerFile = TokenizerFiles.sentencePiece
 
     /// Loads the decoder in `path` (of a multimodal checkpoint: its language model alone, for
     /// text-only evaluation); a missing file, a bad config or a weight whose shape differs from

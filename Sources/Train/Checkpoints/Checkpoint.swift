@@ -48,7 +48,8 @@ public struct TrainerState: Codable, Sendable, Equatable {
 /// every file is complete, and `latest` is replaced (by rename) only after that; so a run
 /// killed at any moment leaves `latest` naming a complete checkpoint.
 public enum Checkpoint {
-    public static let files = ["config.json", "model.safetensors", "tokenizer.model", "trainer_state.json",
+    /// The files besides the tokenizer's (`tokenizer.model`, or `tokenizer.json` and its config).
+    public static let files = ["config.json", "model.safetensors", "trainer_state.json",
                                "optimizer.safetensors", "recipe.yaml"]
 
     public static func name(stage: String, step: Int) -> String { "\(stage)-step\(step)" }
@@ -56,7 +57,7 @@ public enum Checkpoint {
     /// Writes a checkpoint and points `latest` at it; returns its directory.
     /// `failpoint` (tests only) is called after each file and may throw to simulate a crash.
     @discardableResult
-    public static func save(outputDir: String, decoder: DecoderModel, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
+    public static func save(outputDir: String, decoder: DecoderModel, tokenizer: any TextTokenizer, optimizer: AdamW,
                             state: TrainerState, recipeYAML: String,
                             failpoint: ((String) throws -> Void)? = nil) throws -> String {
         try save(outputDir: outputDir, model: .text(decoder), tokenizer: tokenizer, optimizer: optimizer, state: state,
@@ -66,7 +67,7 @@ public enum Checkpoint {
     /// `extraState`: the continual-learning strategies' tensors (EWC's Fisher and anchor,
     /// distillation's teacher), saved in `optimizer.safetensors` beside AdamW's moments.
     @discardableResult
-    public static func save(outputDir: String, model: AnyModel, tokenizer: SentencePieceTokenizer, optimizer: AdamW,
+    public static func save(outputDir: String, model: AnyModel, tokenizer: any TextTokenizer, optimizer: AdamW,
                             state: TrainerState, recipeYAML: String, extraState: [(name: String, tensor: Tensor)] = [],
                             failpoint: ((String) throws -> Void)? = nil) throws -> String {
         let root = outputDir + "/checkpoints"
@@ -79,8 +80,8 @@ public enum Checkpoint {
 
         try model.save(to: temporary, metadata: ["stage": state.stage, "step": String(state.step)])
         try failpoint?("model.safetensors")
-        try tokenizer.save(to: temporary + "/tokenizer.model")
-        try failpoint?("tokenizer.model")
+        try tokenizer.save(into: temporary)
+        try failpoint?("tokenizer")
         let moments = (optimizer.namedState + extraState).map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.tensor.shape, data: UnsafeBufferPointer($0.tensor.buffer)) }
         try SafeTensorsWriter.write(moments, metadata: ["step": String(optimizer.step)], to: temporary + "/optimizer.safetensors")
         try failpoint?("optimizer.safetensors")
@@ -113,6 +114,7 @@ public enum Checkpoint {
         for f in files where !FileManager.default.fileExists(atPath: dir + "/" + f) {
             throw TrainError("\(pointer) names \(relative), which lacks \(f)")
         }
+        guard TokenizerFiles.present(in: dir) else { throw TrainError("\(pointer) names \(relative), which lacks its tokenizer") }
         return dir
     }
 

@@ -62,7 +62,7 @@ final class StageEvaluation {
     /// Scores every suite with the model as it is now and rewrites the report. Image suites
     /// are scored once the model has a vision tower (`moe`: through Parrot's MoE, as the stage
     /// just trained ran it).
-    func evaluate(_ point: String, model: AnyModel, tokenizer: SentencePieceTokenizer, moe: Bool) throws {
+    func evaluate(_ point: String, model: AnyModel, tokenizer: any TextTokenizer, moe: Bool) throws {
         try FileManager.default.createDirectory(atPath: "\(outputDir)/eval/\(point)", withIntermediateDirectories: true)
         var line: [String] = [], routing: [(language: String?, weights: [Float])] = []
         for (spec, suite) in zip(specs, suites) {
@@ -83,7 +83,7 @@ final class StageEvaluation {
 
     /// After the last stage: every image suite of the block as one suite, scored with accuracy per
     /// language and per category (subject), in `eval/multimodal.json` (the eval JSON contract).
-    func evaluateMultimodal(_ m: MultimodalModel, tokenizer: SentencePieceTokenizer, moe: Bool) throws {
+    func evaluateMultimodal(_ m: MultimodalModel, tokenizer: any TextTokenizer, moe: Bool) throws {
         let chosen = zip(specs, suites).filter { $0.1.isMultimodal }
         guard let first = chosen.first else { return }
         var bySubject: [String: [MultipleChoiceItem]] = [:]

@@ -11,7 +11,7 @@ import Model
 /// well as data sources (`Data`), and `Train` is the module above both.
 public struct Recipe: Codable, Sendable, Equatable {
     public var model: ModelSource
-    /// The SentencePiece model; default: the base model's `tokenizer.model`.
+    /// The tokenizer: a SentencePiece `.model`, a `tokenizer.json` or a model directory; default: the base model's.
     public var tokenizer: String?
     /// Pieces added to the tokenizer as USER_DEFINED (the embedding grows to match).
     public var specialTokens: [String]

@@ -12,7 +12,7 @@ struct Completions {
     let log: (String) -> Void
 
     /// (prompt, completion, whether it starts with the expected answer).
-    func run(_ decoder: DecoderModel, _ tokenizer: SentencePieceTokenizer) throws -> [(String, String, Bool?)] {
+    func run(_ decoder: DecoderModel, _ tokenizer: any TextTokenizer) throws -> [(String, String, Bool?)] {
         let bos = tokenizer.bosID.map { [$0] } ?? []
         let stop = Set([tokenizer.eosID, tokenizer.id(of: SpecialTokens.turnEnd)].compactMap { $0 })
         let context = decoder.config.maxPositionEmbeddings
@@ -37,7 +37,7 @@ struct Completions {
     }
 
     /// The text `new` adds after `prompt` (decoded together, so pieces that join across the boundary read right).
-    static func completion(_ tokenizer: SentencePieceTokenizer, prompt: [Int32], new: [Int32]) -> String {
+    static func completion(_ tokenizer: any TextTokenizer, prompt: [Int32], new: [Int32]) -> String {
         let full = tokenizer.decode(prompt + new), promptText = tokenizer.decode(prompt)
         return full.hasPrefix(promptText) ? String(full.dropFirst(promptText.count)) : tokenizer.decode(new)
     }

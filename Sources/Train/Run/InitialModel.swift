@@ -11,12 +11,10 @@ struct InitialModel {
     let log: (String) -> Void
     var seeds: Seeds { Seeds(run: recipe.seed) }
 
-    func make() throws -> (AnyModel, SentencePieceTokenizer) {
-        guard let tokenizerPath = recipe.tokenizer ?? recipe.model.base.map({ $0 + "/" + ModelDirectory.tokenizerFile }) else {
-            throw TrainError("the recipe names no tokenizer")
-        }
-        var tokenizer = try SentencePieceTokenizer(path: tokenizerPath)
-        if !recipe.specialTokens.isEmpty { tokenizer = try tokenizer.addingPieces(recipe.specialTokens) }
+    func make() throws -> (AnyModel, any TextTokenizer) {
+        guard let tokenizerPath = recipe.tokenizer ?? recipe.model.base else { throw TrainError("the recipe names no tokenizer") }
+        var tokenizer = try TokenizerFiles.load(path: tokenizerPath)
+        if !recipe.specialTokens.isEmpty { tokenizer = try tokenizer.addingSpecialTokens(recipe.specialTokens) }
         if let base = recipe.model.base, MultimodalModel.isMultimodal(directory: base) {
             return (.multimodal(try multimodalBase(base, tokenizer: tokenizer)), tokenizer)
         }
@@ -35,7 +33,7 @@ struct InitialModel {
     }
 
     /// A multimodal base checkpoint, with the recipe's Wings and Parrot attached when it lacks them.
-    func multimodalBase(_ base: String, tokenizer: SentencePieceTokenizer) throws -> MultimodalModel {
+    func multimodalBase(_ base: String, tokenizer: any TextTokenizer) throws -> MultimodalModel {
         var model = try MultimodalModel.load(base)
         guard tokenizer.vocabularySize <= model.config.textConfig.vocabSize else {
             throw TrainError("\(base): the tokenizer has \(tokenizer.vocabularySize) pieces but the multimodal model \(model.config.textConfig.vocabSize) rows")
@@ -53,7 +51,7 @@ struct InitialModel {
     }
 
     /// The base checkpoint's decoder, or a new one from `model.architecture`.
-    func textDecoder(tokenizer: SentencePieceTokenizer, tokenizerPath: String) throws -> DecoderModel {
+    func textDecoder(tokenizer: any TextTokenizer, tokenizerPath: String) throws -> DecoderModel {
         if let base = recipe.model.base {
             let decoder = try ModelDirectory.loadDecoder(base)
             log("model: \(base) (\(decoder.parameters.count) parameters)")
@@ -70,7 +68,7 @@ struct InitialModel {
     }
 
     /// `decoder` with a new vision tower and projector (and Parrot's MoE) from `model.vision`.
-    func attachVision(_ v: VisionSpec, to decoder: DecoderModel, tokenizer: SentencePieceTokenizer, tokenizerPath: String) throws -> MultimodalModel {
+    func attachVision(_ v: VisionSpec, to decoder: DecoderModel, tokenizer: any TextTokenizer, tokenizerPath: String) throws -> MultimodalModel {
         guard let imageToken = tokenizer.id(of: SpecialTokens.image) else {
             throw TrainError("\(tokenizerPath): the tokenizer has no '\(SpecialTokens.image)' piece; add it with special_tokens")
         }

@@ -59,7 +59,7 @@ public final class Trainer {
     }
 
     /// Where the run starts: the checkpoint `latest` names (with `--resume`) or the recipe's model.
-    func startingPoint() throws -> (AnyModel, SentencePieceTokenizer, TrainerState?) {
+    func startingPoint() throws -> (AnyModel, any TextTokenizer, TrainerState?) {
         let out = recipe.outputDir
         guard options.resume, let dir = try Checkpoint.latest(outputDir: out) else {
             if options.resume { log("no checkpoint in \(out): starting from the beginning") }
@@ -76,7 +76,7 @@ public final class Trainer {
 
     /// Runs `plan`'s remaining steps, recording each and checkpointing on schedule. Returns false
     /// when `stopAfterGlobalStep` interrupted the run.
-    func train(_ plan: StagePlan, tokenizer: SentencePieceTokenizer, logs: RunLog, globalStep: inout Int) throws -> Bool {
+    func train(_ plan: StagePlan, tokenizer: any TextTokenizer, logs: RunLog, globalStep: inout Int) throws -> Bool {
         let stage = plan.stage
         let progress = Progress(label: stage.name, total: plan.totalSteps, startStep: plan.step, every: stage.loggingSteps,
                                 terminal: options.terminal, log: options.log)
@@ -111,7 +111,7 @@ public final class Trainer {
     }
 
     /// A checkpoint of `plan`'s model, optimizer and strategies at `state`; old ones pruned.
-    func save(_ plan: StagePlan, tokenizer: SentencePieceTokenizer, state: TrainerState) throws {
+    func save(_ plan: StagePlan, tokenizer: any TextTokenizer, state: TrainerState) throws {
         let dir = try Checkpoint.save(outputDir: recipe.outputDir, model: plan.model, tokenizer: tokenizer, optimizer: plan.optimizer, state: state,
                                       recipeYAML: recipeYAML, extraState: plan.strategies.flatMap(\.checkpointState),
                                       failpoint: options.checkpointFailpoint)
@@ -120,7 +120,7 @@ public final class Trainer {
     }
 
     /// After the last stage: the final checkpoint, the `generate` samples, the forgetting table and `run_summary.json`.
-    func finish(model: AnyModel, tokenizer: SentencePieceTokenizer, evaluation: StageEvaluation?, globalStep: Int, resumed: Bool,
+    func finish(model: AnyModel, tokenizer: any TextTokenizer, evaluation: StageEvaluation?, globalStep: Int, resumed: Bool,
                 started: Date) throws {
         if let dir = try Checkpoint.latest(outputDir: recipe.outputDir) {
             summary.finalCheckpoint = dir

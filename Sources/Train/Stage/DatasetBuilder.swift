@@ -7,7 +7,7 @@ import Tokenizer
 /// sources and how to render them, with the run's tokenizer, a stage's sequence length and,
 /// for a multimodal stage, how images become visual-token slots.
 struct DatasetBuilder {
-    let tokenizer: SentencePieceTokenizer
+    let tokenizer: any TextTokenizer
     let sequenceLength: Int
     /// How a multimodal stage's images are prepared and spliced (nil: text only).
     let vision: StageDataset.Vision?

@@ -28,7 +28,7 @@ final class StagePlan {
 
     /// Sets up stage `index` of `recipe` on `model`; `resume` is the checkpoint state when the
     /// run resumes inside this stage (its directory `checkpoint`), nil for a fresh start.
-    init(recipe: Recipe, index: Int, model: AnyModel, tokenizer: SentencePieceTokenizer, resume: TrainerState?,
+    init(recipe: Recipe, index: Int, model: AnyModel, tokenizer: any TextTokenizer, resume: TrainerState?,
          checkpoint: String?, log: @escaping (String) -> Void) throws {
         let stage = recipe.stages[index]
         self.stage = stage
