@@ -13,8 +13,19 @@ public struct RoPE: @unchecked Sendable {
     private let cos: [Float]
     private let sin: [Float]
 
+    /// The standard frequencies θ_p = base^(−2p/D).
     public init(headSize: Int, maxPositions: Int, theta: Float) {
-        precondition(headSize % 2 == 0, "RoPE needs an even head size")
+        self.init(headSize: headSize, maxPositions: maxPositions, inverseFrequencies: Self.inverseFrequencies(headSize: headSize, theta: theta))
+    }
+
+    /// base^(−2p/D) for p = 0..<D/2 (in Double).
+    public static func inverseFrequencies(headSize: Int, theta: Float) -> [Double] {
+        (0..<(headSize / 2)).map { p in 1.0 / pow(Double(theta), Double(2 * p) / Double(headSize)) }
+    }
+
+    /// Rotation by position · `inverseFrequencies[p]` for pair p (LLaMA-3's scaled frequencies, say).
+    public init(headSize: Int, maxPositions: Int, inverseFrequencies: [Double]) {
+        precondition(headSize % 2 == 0 && inverseFrequencies.count == headSize / 2, "RoPE needs an even head size and D/2 frequencies")
         self.headSize = headSize
         self.maxPositions = maxPositions
         let P = headSize / 2
@@ -23,7 +34,7 @@ public struct RoPE: @unchecked Sendable {
             for p in 0..<P {
                 // Computed in Double, as HF computes inv_freq in float and the angle in float32;
                 // the difference is below float32 resolution for the positions we use.
-                let invFreq = 1.0 / pow(Double(theta), Double(2 * p) / Double(headSize))
+                let invFreq = inverseFrequencies[p]
                 let angle = Float(Double(t) * Double(Float(invFreq)))
                 c[t * P + p] = Foundation.cos(angle)
                 s[t * P + p] = Foundation.sin(angle)

@@ -2,8 +2,9 @@ import Foundation
 
 /// A LLaMA/Qwen2-family decoder, as its Hugging Face `config.json` describes it.
 ///
-/// Keys use Hugging Face's snake_case names; keys this project does not use (for
-/// example `torch_dtype`) are ignored, as `transformers` itself does.
+/// Keys use Hugging Face's snake_case names. Every key of a `config.json` is honoured or refused
+/// by name (`DecoderConfigKeys`): transformers' metadata and generation defaults are the only
+/// keys read past.
 public struct DecoderConfig: Codable, Sendable, Equatable {
     public var modelType: String
     public var hiddenSize: Int
@@ -20,7 +21,14 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     public var attentionBias: Bool
     public var hiddenAct: String
     public var bosTokenId: Int?
-    public var eosTokenId: Int?
+    /// `eos_token_id`: one id, or a list (LLaMA-3-Instruct's `[128001, 128008, 128009]`).
+    public var eosTokenIds: [Int]
+    /// `head_dim`, where it differs from hidden_size / num_attention_heads (nil: that quotient).
+    public var headDim: Int?
+    /// LLaMA's `mlp_bias`: biases on gate, up and down.
+    public var mlpBias: Bool
+    /// `rope_scaling` (or transformers 5's `rope_parameters`) of type `llama3`; nil: none.
+    public var ropeScaling: RoPEScaling?
     /// Wings' modality learners, when attached (this project's key; absent in plain checkpoints).
     public var wings: WingsConfig?
 
@@ -41,6 +49,10 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         case hiddenAct = "hidden_act"
         case bosTokenId = "bos_token_id"
         case eosTokenId = "eos_token_id"
+        case headDim = "head_dim"
+        case mlpBias = "mlp_bias"
+        case ropeScaling = "rope_scaling"
+        case ropeParameters = "rope_parameters"
         case architectures
         case wings
     }
@@ -63,8 +75,14 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         self.attentionBias = attentionBias
         self.hiddenAct = "silu"
         self.bosTokenId = bosTokenId
-        self.eosTokenId = eosTokenId
+        eosTokenIds = eosTokenId.map { [$0] } ?? []
+        headDim = nil
+        mlpBias = false
+        ropeScaling = nil
     }
+
+    /// The first end-of-sequence id (`eosTokenIds` has them all).
+    public var eosTokenId: Int? { eosTokenIds.first }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -75,14 +93,22 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
         intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
-        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10000
+        // transformers 5 writes rope_theta and the scaling into rope_parameters; 4.x, rope_theta and rope_scaling.
+        let parameters = try c.decodeIfPresent(RoPEParameters.self, forKey: .ropeParameters)
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? parameters?.ropeTheta ?? 10000
+        let scaling = try c.decodeIfPresent(RoPEParameters.self, forKey: .ropeScaling) ?? parameters
+        ropeScaling = try scaling.flatMap { try $0.scaling() }
         rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? false
         hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "silu"
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId)
-        eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId)
+        if let list = try? c.decodeIfPresent([Int].self, forKey: .eosTokenId) { eosTokenIds = list } else {
+            eosTokenIds = try c.decodeIfPresent(Int.self, forKey: .eosTokenId).map { [$0] } ?? []
+        }
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
+        mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
         wings = try c.decodeIfPresent(WingsConfig.self, forKey: .wings)
     }
 
@@ -103,14 +129,17 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         if modelType != "qwen2" { try c.encode(attentionBias, forKey: .attentionBias) }
         try c.encode(hiddenAct, forKey: .hiddenAct)
         try c.encodeIfPresent(bosTokenId, forKey: .bosTokenId)
-        try c.encodeIfPresent(eosTokenId, forKey: .eosTokenId)
+        if eosTokenIds.count > 1 { try c.encode(eosTokenIds, forKey: .eosTokenId) } else { try c.encodeIfPresent(eosTokenId, forKey: .eosTokenId) }
+        try c.encodeIfPresent(headDim, forKey: .headDim)
+        if mlpBias { try c.encode(mlpBias, forKey: .mlpBias) }
+        try c.encodeIfPresent(ropeScaling.map(RoPEParameters.init), forKey: .ropeScaling)
         try c.encodeIfPresent(wings, forKey: .wings)
     }
 
     /// The adapters this config attaches, in the order their tensors follow the decoder's own.
     public var adapterSpecs: [any DecoderAdapterSpec] { [wings].compactMap { $0 } }
 
-    public var headSize: Int { hiddenSize / numAttentionHeads }
+    public var headSize: Int { headDim ?? hiddenSize / numAttentionHeads }
     public var kvSize: Int { numKeyValueHeads * headSize }
     /// q, k and v projections carry biases (Qwen2, or LLaMA with `attention_bias`).
     public var qkvBias: Bool { modelType == "qwen2" || attentionBias }
@@ -129,22 +158,31 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         guard ["llama", "qwen2", "mistral"].contains(modelType) else {
             throw fail("'model_type' \"\(modelType)\" is not a decoder this project runs (llama, qwen2)")
         }
-        guard hiddenSize % numAttentionHeads == 0 else {
+        guard headDim != nil || hiddenSize % numAttentionHeads == 0 else {
             throw fail("'hidden_size' \(hiddenSize) is not divisible by 'num_attention_heads' \(numAttentionHeads)")
         }
+        if let d = headDim, d <= 0 { throw fail("'head_dim' must be positive, got \(d)") }
         guard numAttentionHeads % numKeyValueHeads == 0 else {
             throw fail("'num_attention_heads' \(numAttentionHeads) is not divisible by 'num_key_value_heads' \(numKeyValueHeads)")
         }
         guard headSize % 2 == 0 else { throw fail("head size \(headSize) must be even for RoPE") }
         guard hiddenAct == "silu" else { throw fail("'hidden_act' \"\(hiddenAct)\" is not supported (silu)") }
+        if wings != nil, headSize * numAttentionHeads != hiddenSize {
+            throw fail("Wings' learners need head_dim × num_attention_heads = hidden_size (\(headSize) × \(numAttentionHeads) ≠ \(hiddenSize))")
+        }
+        try ropeScaling?.validate(file: file)
         try wings?.validate(file: file, layerCount: numHiddenLayers)
     }
 
-    /// Reads and validates `config.json`.
+    /// Reads and validates `config.json`: every key honoured or refused (`DecoderConfigKeys`).
     public static func load(path: String) throws -> DecoderConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError("\(path): file not found")
         }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelError("\(path): not a JSON object")
+        }
+        try DecoderConfigKeys.check(object, file: path)
         let config: DecoderConfig
         do {
             config = try JSONDecoder().decode(DecoderConfig.self, from: data)
@@ -154,6 +192,8 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
             throw ModelError("\(path): '\(context.codingPath.map(\.stringValue).joined(separator: "."))' should be \(type)")
         } catch let DecodingError.valueNotFound(type, context) {
             throw ModelError("\(path): '\(context.codingPath.map(\.stringValue).joined(separator: "."))' is null, expected \(type)")
+        } catch let error as ModelError {
+            throw ModelError("\(path): \(error.description)")
         } catch {
             throw ModelError("\(path): not valid JSON (\(error.localizedDescription))")
         }

@@ -2,6 +2,8 @@
 struct LayerSlots {
     let inputNorm, q, k, v, o, postNorm, gate, up, down: ParameterSlot
     let qBias, kBias, vBias, oBias: ParameterSlot?
+    /// LLaMA's `mlp_bias`.
+    let gateBias, upBias, downBias: ParameterSlot?
 }
 
 /// A decoder's parameter table and the slots of its tensors, declared once (Hugging Face
@@ -11,7 +13,7 @@ struct LayerSlots {
 ///     model.layers.{l}.input_layernorm.weight          (C)
 ///     model.layers.{l}.self_attn.{q,k,v,o}_proj.weight (QC, C), (KC, C), (KC, C), (C, QC)  (+ biases: Qwen2, attention_bias)
 ///     model.layers.{l}.post_attention_layernorm.weight (C)
-///     model.layers.{l}.mlp.{gate,up,down}_proj.weight  (I, C), (I, C), (C, I)
+///     model.layers.{l}.mlp.{gate,up,down}_proj.weight  (I, C), (I, C), (C, I)   (+ biases: mlp_bias)
 ///     model.norm.weight                               (C)
 ///     lm_head.weight                                  (V, C)   (absent when tied to the embedding)
 struct DecoderLayout {
@@ -38,10 +40,11 @@ struct DecoderLayout {
             let v = t.add(p + "self_attn.v_proj.weight", [KC, C]), vBias = t.add(p + "self_attn.v_proj.bias", [KC], if: c.qkvBias)
             let o = t.add(p + "self_attn.o_proj.weight", [C, QC]), oBias = t.add(p + "self_attn.o_proj.bias", [C], if: c.outputBias)
             let postNorm = t.add(p + "post_attention_layernorm.weight", [C])
-            let gate = t.add(p + "mlp.gate_proj.weight", [I, C]), up = t.add(p + "mlp.up_proj.weight", [I, C])
-            let down = t.add(p + "mlp.down_proj.weight", [C, I])
+            let gate = t.add(p + "mlp.gate_proj.weight", [I, C]), gateBias = t.add(p + "mlp.gate_proj.bias", [I], if: c.mlpBias)
+            let up = t.add(p + "mlp.up_proj.weight", [I, C]), upBias = t.add(p + "mlp.up_proj.bias", [I], if: c.mlpBias)
+            let down = t.add(p + "mlp.down_proj.weight", [C, I]), downBias = t.add(p + "mlp.down_proj.bias", [C], if: c.mlpBias)
             return LayerSlots(inputNorm: inputNorm, q: q, k: k, v: v, o: o, postNorm: postNorm, gate: gate, up: up, down: down,
-                              qBias: qBias, kBias: kBias, vBias: vBias, oBias: oBias)
+                              qBias: qBias, kBias: kBias, vBias: vBias, oBias: oBias, gateBias: gateBias, upBias: upBias, downBias: downBias)
         }
         finalNorm = t.add("model.norm.weight", [C])
         lmHead = t.add("lm_head.weight", [c.vocabSize, C], if: !c.tieWordEmbeddings) ?? embed

@@ -41,7 +41,9 @@ public final class DecoderModel: @unchecked Sendable {
         self.parameters = parameters
         adapterSpecs = specs
         adapters = layout.adapters
-        rope = RoPE(headSize: config.headSize, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        let frequencies = RoPE.inverseFrequencies(headSize: config.headSize, theta: config.ropeTheta)
+        rope = RoPE(headSize: config.headSize, maxPositions: config.maxPositionEmbeddings,
+                    inverseFrequencies: config.ropeScaling?.apply(frequencies) ?? frequencies)
     }
 
     /// Added to the seed of `initialize` for the adapters (adapter i: + i).
@@ -160,10 +162,10 @@ public final class DecoderModel: @unchecked Sendable {
         Elementwise.add(a.h, a.h, x)
         for p in adapters { p.adapter.afterAttention(layer: l, h: a.h, attention: attention, p.pass) }
         RMSNorm.forward(y: a.ln2, rstd: a.rstd2, x: a.h, w: w(s.postNorm), eps: c.rmsNormEps)
-        project(.gate, l, y: a.gate, x: a.ln2, w: s.gate, adapters)
-        project(.up, l, y: a.up, x: a.ln2, w: s.up, adapters)
+        project(.gate, l, y: a.gate, x: a.ln2, w: s.gate, b: s.gateBias, adapters)
+        project(.up, l, y: a.up, x: a.ln2, w: s.up, b: s.upBias, adapters)
         SwiGLU.forward(out: a.act, gate: a.gate, up: a.up)
-        project(.down, l, y: a.out, x: a.act, w: s.down, adapters)
+        project(.down, l, y: a.out, x: a.act, w: s.down, b: s.downBias, adapters)
         Elementwise.add(a.out, a.out, a.h)
     }
 
@@ -232,14 +234,14 @@ public final class DecoderModel: @unchecked Sendable {
         let x = l == 0 ? acts.embeddings : acts.layers[l - 1].out
         // out = h + down(act): dres flows to h unchanged; dact = dres · W_down
         d.dact.zero()
-        projectBackward(.down, l, dx: d.dact, dy: d.dres, x: a.act, w: s.down, g, adapters)
+        projectBackward(.down, l, dx: d.dact, dy: d.dres, x: a.act, w: s.down, b: s.downBias, g, adapters)
         // act = silu(gate) ⊙ up
         d.dgate.zero(); d.dup.zero()
         SwiGLU.backward(dgate: d.dgate, dup: d.dup, dout: d.dact, gate: a.gate, up: a.up)
         // gate = ln2·W_gateᵀ, up = ln2·W_upᵀ
         d.dln.zero()
-        projectBackward(.gate, l, dx: d.dln, dy: d.dgate, x: a.ln2, w: s.gate, g, adapters)
-        projectBackward(.up, l, dx: d.dln, dy: d.dup, x: a.ln2, w: s.up, g, adapters)
+        projectBackward(.gate, l, dx: d.dln, dy: d.dgate, x: a.ln2, w: s.gate, b: s.gateBias, g, adapters)
+        projectBackward(.up, l, dx: d.dln, dy: d.dup, x: a.ln2, w: s.up, b: s.upBias, g, adapters)
         // ln2 = RMSNorm(h): adds into dres, which now holds dh
         RMSNorm.backward(dx: d.dres, dw: g(s.postNorm), dy: d.dln, x: a.h, w: w(s.postNorm), rstd: a.rstd2)
         // h = h' + the adapters' updates: dres becomes dh'; an adapter reading the attention
