@@ -5,6 +5,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable, Senda
         case fileNotFound, truncated, headerTooLarge, invalidHeader
         case unsupportedDType, offsetsOutOfBounds, overlappingOffsets, sizeMismatch
         case missingTensor, shapeMismatch, writeFailed
+        case missingShard, duplicateTensor, invalidIndex
     }
 
     public let kind: Kind

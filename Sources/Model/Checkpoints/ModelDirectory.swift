@@ -3,10 +3,11 @@ import Tokenizer
 import Support
 import SafeTensors
 
-/// A Hugging Face-style model directory: `config.json`, `model.safetensors`, `tokenizer.model`.
+/// A Hugging Face-style model directory: `config.json`, the weights (`model.safetensors`, or
+/// `model.safetensors.index.json` and its shards), and the tokenizer (`tokenizer.model` or
+/// `tokenizer.json`, with `tokenizer_config.json`).
 public enum ModelDirectory {
     public static let configFile = "config.json"
-    public static let weightsFile = "model.safetensors"
     public static let tokenizerFile = TokenizerFiles.sentencePiece
 
     /// Loads the decoder in `path` (of a multimodal checkpoint: its language model alone, for
@@ -17,31 +18,27 @@ public enum ModelDirectory {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError("\(path): model directory not found")
         }
-        let config: DecoderConfig
-        if MultimodalModel.isMultimodal(directory: path) {
-            let file = path + "/" + configFile
-            do {
-                config = try JSONDecoder().decode(MultimodalConfig.self, from: Data(contentsOf: URL(fileURLWithPath: file))).textConfig
-            } catch { throw ModelError("\(file): not a multimodal config (\(error))") }
-            try config.validate(file: file + " (text_config)")
-        } else {
-            config = try DecoderConfig.load(path: path + "/" + configFile)
-        }
+        let multimodal = MultimodalModel.isMultimodal(directory: path)
+        let config = multimodal ? try MultimodalConfig.load(path: path + "/" + configFile).textConfig
+                                : try DecoderConfig.load(path: path + "/" + configFile)
         let decoder = DecoderModel(config: config)
-        let weights = try SafeTensorsFile(path: path + "/" + weightsFile)
-        try decoder.parameters.load(from: weights)
+        // Of a multimodal checkpoint, the tower's and projector's tensors are left in the file.
+        try CheckpointWeights.load([decoder.parameters], directory: path, others: multimodal ? ["*"] : [],
+                                   tiedEmbedding: config.tieWordEmbeddings ? "model.embed_tokens.weight" : nil)
         return decoder
     }
 
-    /// Writes `config.json` and `model.safetensors` into `path` (created if needed) and copies
-    /// `tokenizer` in as `tokenizer.model` when given. Each file is written under a temporary
-    /// name and renamed, so an interrupted save never leaves a half-written file.
-    public static func save(_ decoder: DecoderModel, to path: String, tokenizer: String? = nil, metadata: [String: String] = [:]) throws {
+    /// Writes `config.json` and the weights (`SafeTensorsCheckpoint.write`: sharded above
+    /// `maxShardBytes`) into `path` (created if needed) and copies `tokenizer` in as
+    /// `tokenizer.model` when given. Each file is written under a temporary name and renamed,
+    /// so an interrupted save never leaves a half-written file.
+    public static func save(_ decoder: DecoderModel, to path: String, tokenizer: String? = nil, metadata: [String: String] = [:],
+                            maxShardBytes: Int = SafeTensorsCheckpoint.defaultMaxShardBytes) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try AtomicFile.write(decoder.config.jsonData(), to: path + "/" + configFile)
         var meta = metadata
         meta["format"] = "pt"
-        try SafeTensorsWriter.write(decoder.parameters.safeTensorsEntries, metadata: meta, to: path + "/" + weightsFile)
+        try SafeTensorsCheckpoint.write(decoder.parameters.safeTensorsEntries, metadata: meta, into: path, maxShardBytes: maxShardBytes)
         if let tokenizer {
             guard let data = FileManager.default.contents(atPath: tokenizer) else {
                 throw ModelError("\(tokenizer): tokenizer model not found")

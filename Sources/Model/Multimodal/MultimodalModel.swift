@@ -45,31 +45,24 @@ public final class MultimodalModel: @unchecked Sendable {
         return json["text_config"] != nil
     }
 
+    /// Loads `path` (`config.json`, the weights in one file or shards); every tensor in the
+    /// files must belong to one of the parts.
     public static func load(_ path: String) throws -> MultimodalModel {
-        let file = path + "/" + ModelDirectory.configFile
-        guard let data = FileManager.default.contents(atPath: file) else { throw ModelError("\(file): file not found") }
-        let config: MultimodalConfig
-        do { config = try JSONDecoder().decode(MultimodalConfig.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
-            throw ModelError("\(file): missing required key '\((context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))'")
-        } catch {
-            throw ModelError("\(file): not a multimodal config (\(error))")
-        }
-        try config.validate(file: file)
-        let model = MultimodalModel(config: config)
-        let weights = try SafeTensorsFile(path: path + "/" + ModelDirectory.weightsFile)
-        for p in model.parameterSets { try p.load(from: weights) }
+        let model = MultimodalModel(config: try MultimodalConfig.load(path: path + "/" + ModelDirectory.configFile))
+        try CheckpointWeights.load(model.parameterSets, directory: path,
+                                   tiedEmbedding: model.config.textConfig.tieWordEmbeddings ? "model.embed_tokens.weight" : nil)
         return model
     }
 
-    /// Writes `config.json` and `model.safetensors` (temporary name, then rename).
-    public func save(to path: String, metadata: [String: String] = [:]) throws {
+    /// Writes `config.json` and the weights (`SafeTensorsCheckpoint.write`), each under a temporary name, then renamed.
+    public func save(to path: String, metadata: [String: String] = [:], maxShardBytes: Int = SafeTensorsCheckpoint.defaultMaxShardBytes) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(config), to: path + "/" + ModelDirectory.configFile)
         var meta = metadata
         meta["format"] = "pt"
-        try SafeTensorsWriter.write(parameterSets.flatMap(\.safeTensorsEntries), metadata: meta, to: path + "/" + ModelDirectory.weightsFile)
+        try SafeTensorsCheckpoint.write(parameterSets.flatMap(\.safeTensorsEntries), metadata: meta, into: path, maxShardBytes: maxShardBytes)
     }
 }
 

@@ -96,9 +96,9 @@ public final class Parameters: @unchecked Sendable {
 
     public func zeroGradients() { gradients?.zero() }
 
-    /// Copies every tensor from `file`, converting F16/BF16; a missing tensor or a shape that
-    /// differs from the table is an error naming the file and the tensor.
-    public func load(from file: SafeTensorsFile) throws {
+    /// Copies every tensor from `file` (one file or a sharded set), converting F16/BF16; a
+    /// missing tensor or a shape that differs from the table is an error naming the file and the tensor.
+    public func load(from file: SafeTensorsCheckpoint) throws {
         for (i, p) in table.enumerated() {
             try file.read(p.name, into: valueViews[i].buffer, shape: p.shape)
         }

@@ -48,9 +48,9 @@ public struct TrainerState: Codable, Sendable, Equatable {
 /// every file is complete, and `latest` is replaced (by rename) only after that; so a run
 /// killed at any moment leaves `latest` naming a complete checkpoint.
 public enum Checkpoint {
-    /// The files besides the tokenizer's (`tokenizer.model`, or `tokenizer.json` and its config).
-    public static let files = ["config.json", "model.safetensors", "trainer_state.json",
-                               "optimizer.safetensors", "recipe.yaml"]
+    /// The files besides the weights' (`model.safetensors`, or shards and their index) and the
+    /// tokenizer's (`tokenizer.model`, or `tokenizer.json` and its config).
+    public static let files = ["config.json", "trainer_state.json", "optimizer.safetensors", "recipe.yaml"]
 
     public static func name(stage: String, step: Int) -> String { "\(stage)-step\(step)" }
 
@@ -114,6 +114,7 @@ public enum Checkpoint {
         for f in files where !FileManager.default.fileExists(atPath: dir + "/" + f) {
             throw TrainError("\(pointer) names \(relative), which lacks \(f)")
         }
+        guard SafeTensorsCheckpoint.present(in: dir) else { throw TrainError("\(pointer) names \(relative), which lacks its weights") }
         guard TokenizerFiles.present(in: dir) else { throw TrainError("\(pointer) names \(relative), which lacks its tokenizer") }
         return dir
     }
