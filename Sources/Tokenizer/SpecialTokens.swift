@@ -40,6 +40,6 @@ extension SentencePieceTokenizer {
             present.insert(text)
         }
         let data: Data = try model.serializedBytes()
-        return try SentencePieceTokenizer(data: data, path: path)
+        return try SentencePieceTokenizer(data: data, path: path, config: configuration)
     }
 }

@@ -15,6 +15,8 @@ public protocol TextTokenizer: AnyObject, Sendable {
     var padID: Int32? { get }
     /// Where it was loaded from (for messages).
     var path: String { get }
+    /// The Hugging Face files beside it (special tokens, chat template); empty for none.
+    var configuration: TokenizerConfig { get }
 
     /// Token ids of `text` (no BOS/EOS).
     func encode(_ text: String) -> [Int32]

@@ -8,12 +8,16 @@ public enum TokenizerFiles {
     public static let json = "tokenizer.json"
     public static let config = "tokenizer_config.json"
     public static let specialTokensMap = "special_tokens_map.json"
+    /// The chat template as transformers 5 saves it (older versions keep it in `config`).
+    public static let chatTemplate = "chat_template.jinja"
 
     /// The tokenizer of model directory `directory`: its `tokenizer.model` when it has one (a
     /// directory with both, as LLaMA-2's, is SentencePiece exactly), else its `tokenizer.json`.
     public static func load(directory: String) throws -> any TextTokenizer {
         let fm = FileManager.default
-        if fm.fileExists(atPath: directory + "/" + sentencePiece) { return try SentencePieceTokenizer(path: directory + "/" + sentencePiece) }
+        if fm.fileExists(atPath: directory + "/" + sentencePiece) {
+            return try SentencePieceTokenizer(path: directory + "/" + sentencePiece, config: TokenizerConfig(directory: directory))
+        }
         if fm.fileExists(atPath: directory + "/" + json) { return try ByteLevelBPETokenizer(path: directory + "/" + json) }
         throw TokenizerError("\(directory): no tokenizer (\(sentencePiece) or \(json))")
     }
@@ -23,7 +27,9 @@ public enum TokenizerFiles {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw TokenizerError("\(path): file not found") }
         if isDirectory.boolValue { return try load(directory: path) }
-        return path.hasSuffix(".json") ? try ByteLevelBPETokenizer(path: path) : try SentencePieceTokenizer(path: path)
+        if path.hasSuffix(".json") { return try ByteLevelBPETokenizer(path: path) }
+        let directory = (path as NSString).deletingLastPathComponent
+        return try SentencePieceTokenizer(path: path, config: TokenizerConfig(directory: directory.isEmpty ? "." : directory))
     }
 
     /// Whether `directory` holds a tokenizer.

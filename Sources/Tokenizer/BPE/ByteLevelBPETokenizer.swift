@@ -25,7 +25,7 @@ public final class ByteLevelBPETokenizer: TextTokenizer, @unchecked Sendable {
     public let padID: Int32?
     /// The parsed files, kept to write them back (with added special tokens).
     let json: [String: Any]
-    let config: TokenizerConfig
+    public let configuration: TokenizerConfig
 
     /// Loads `path` (a `tokenizer.json`) and the `tokenizer_config.json` and
     /// `special_tokens_map.json` beside it, when present.
@@ -42,7 +42,7 @@ public final class ByteLevelBPETokenizer: TextTokenizer, @unchecked Sendable {
         let file = TokenizerJSON(json: json, path: path)
         self.path = path
         self.json = json
-        self.config = config
+        self.configuration = config
         model = try file.model()
         let addedTokens = try file.addedTokens()
         added = AddedTokenMatcher(addedTokens)
@@ -125,12 +125,12 @@ public final class ByteLevelBPETokenizer: TextTokenizer, @unchecked Sendable {
             next += 1
         }
         json["added_tokens"] = list
-        return try ByteLevelBPETokenizer(json: json, config: config, path: path)
+        return try ByteLevelBPETokenizer(json: json, config: configuration, path: path)
     }
 
     public func save(into directory: String) throws {
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .withoutEscapingSlashes])
         try AtomicFile.write(data, to: directory + "/" + TokenizerFiles.json)
-        try config.save(into: directory)
+        try configuration.save(into: directory)
     }
 }

@@ -10,8 +10,8 @@
 
 /// The parts of SentencePiece's ModelProto that mllm-cl reads and edits, with the
 /// field numbers of SentencePiece's own schema (so the wire format is the same).
-/// Fields not listed here (trainer_spec, normalizer_spec, ...) survive a read-edit-write
-/// as unknown fields, byte for byte.
+/// Fields not listed here (trainer_spec, the normalizer's other options, ...) survive a
+/// read-edit-write as unknown fields, byte for byte.
 ///
 /// Regenerate Sources/Tokenizer/Proto/sentencepiece_model.pb.swift with scripts/gen-protos.sh.
 
@@ -33,6 +33,15 @@ public nonisolated struct Sentencepiece_ModelProto: Sendable {
   // methods supported on all messages.
 
   public var pieces: [Sentencepiece_ModelProto.SentencePiece] = []
+
+  public var normalizerSpec: Sentencepiece_ModelProto.NormalizerSpec {
+    get {_normalizerSpec ?? Sentencepiece_ModelProto.NormalizerSpec()}
+    set {_normalizerSpec = newValue}
+  }
+  /// Returns true if `normalizerSpec` has been explicitly set.
+  public var hasNormalizerSpec: Bool {self._normalizerSpec != nil}
+  /// Clears the value of `normalizerSpec`. Subsequent reads from it will return its default value.
+  public mutating func clearNormalizerSpec() {self._normalizerSpec = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -91,7 +100,52 @@ public nonisolated struct Sentencepiece_ModelProto: Sendable {
     fileprivate var _type: Sentencepiece_ModelProto.SentencePiece.TypeEnum? = nil
   }
 
+  /// How text is normalized before encoding. Only the dummy prefix is edited here: Hugging
+  /// Face's LLaMA tokenizers (legacy: false) add no "▁" after a special token.
+  public nonisolated struct NormalizerSpec: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var name: String {
+      get {_name ?? String()}
+      set {_name = newValue}
+    }
+    /// Returns true if `name` has been explicitly set.
+    public var hasName: Bool {self._name != nil}
+    /// Clears the value of `name`. Subsequent reads from it will return its default value.
+    public mutating func clearName() {self._name = nil}
+
+    public var addDummyPrefix: Bool {
+      get {_addDummyPrefix ?? true}
+      set {_addDummyPrefix = newValue}
+    }
+    /// Returns true if `addDummyPrefix` has been explicitly set.
+    public var hasAddDummyPrefix: Bool {self._addDummyPrefix != nil}
+    /// Clears the value of `addDummyPrefix`. Subsequent reads from it will return its default value.
+    public mutating func clearAddDummyPrefix() {self._addDummyPrefix = nil}
+
+    public var removeExtraWhitespaces: Bool {
+      get {_removeExtraWhitespaces ?? true}
+      set {_removeExtraWhitespaces = newValue}
+    }
+    /// Returns true if `removeExtraWhitespaces` has been explicitly set.
+    public var hasRemoveExtraWhitespaces: Bool {self._removeExtraWhitespaces != nil}
+    /// Clears the value of `removeExtraWhitespaces`. Subsequent reads from it will return its default value.
+    public mutating func clearRemoveExtraWhitespaces() {self._removeExtraWhitespaces = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _name: String? = nil
+    fileprivate var _addDummyPrefix: Bool? = nil
+    fileprivate var _removeExtraWhitespaces: Bool? = nil
+  }
+
   public init() {}
+
+  fileprivate var _normalizerSpec: Sentencepiece_ModelProto.NormalizerSpec? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -100,7 +154,7 @@ fileprivate nonisolated let _protobuf_package = "sentencepiece"
 
 nonisolated extension Sentencepiece_ModelProto: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelProto"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pieces\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pieces\0\u{4}\u{2}normalizer_spec\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -109,20 +163,29 @@ nonisolated extension Sentencepiece_ModelProto: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.pieces) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._normalizerSpec) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.pieces.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.pieces, fieldNumber: 1)
     }
+    try { if let v = self._normalizerSpec {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Sentencepiece_ModelProto, rhs: Sentencepiece_ModelProto) -> Bool {
     if lhs.pieces != rhs.pieces {return false}
+    if lhs._normalizerSpec != rhs._normalizerSpec {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -174,4 +237,48 @@ nonisolated extension Sentencepiece_ModelProto.SentencePiece: SwiftProtobuf.Mess
 
 nonisolated extension Sentencepiece_ModelProto.SentencePiece.TypeEnum: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}NORMAL\0\u{1}UNKNOWN\0\u{1}CONTROL\0\u{1}USER_DEFINED\0\u{1}UNUSED\0\u{1}BYTE\0")
+}
+
+nonisolated extension Sentencepiece_ModelProto.NormalizerSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Sentencepiece_ModelProto.protoMessageName + ".NormalizerSpec"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{4}\u{2}add_dummy_prefix\0\u{3}remove_extra_whitespaces\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self._name) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self._addDummyPrefix) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self._removeExtraWhitespaces) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._name {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._addDummyPrefix {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._removeExtraWhitespaces {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Sentencepiece_ModelProto.NormalizerSpec, rhs: Sentencepiece_ModelProto.NormalizerSpec) -> Bool {
+    if lhs._name != rhs._name {return false}
+    if lhs._addDummyPrefix != rhs._addDummyPrefix {return false}
+    if lhs._removeExtraWhitespaces != rhs._removeExtraWhitespaces {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
