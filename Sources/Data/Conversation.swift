@@ -25,65 +25,7 @@ public struct Sample: Sendable, Equatable {
     }
 }
 
-/// How a conversation becomes text, and which bytes of it carry the loss.
-///
-/// - `chatml` (Qwen, Wings): `<|im_start|>{role}\n{text}<|im_end|>\n` per turn, roles
-///   system/user/assistant; the loss is on each assistant reply and its `<|im_end|>`.
-/// - `plain` (LLaVA stage 1): the human text, then the reply and `\n`; the loss is on the reply and `\n`.
-public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
-    case chatml, plain
-
-    /// The rendered text and the UTF-8 byte ranges of the supervised parts.
-    public func render(_ turns: [Turn], system: String? = nil) -> (text: String, supervised: [Range<Int>]) {
-        var text = "", ranges: [Range<Int>] = []
-        func append(_ s: String, supervised: Bool) {
-            let start = text.utf8.count
-            text += s
-            if supervised { ranges.append(start..<text.utf8.count) }
-        }
-        switch self {
-        case .chatml:
-            let open = SpecialTokens.turnStart, close = SpecialTokens.turnEnd
-            if let system, !turns.contains(where: { $0.role == .system }) { append("\(open)system\n\(system)\(close)\n", supervised: false) }
-            for t in turns {
-                switch t.role {
-                case .system: append("\(open)system\n\(t.value)\(close)\n", supervised: false)
-                case .human: append("\(open)user\n\(t.value)\(close)\n", supervised: false)
-                case .gpt:
-                    append("\(open)assistant\n", supervised: false)
-                    append(t.value + close, supervised: true)
-                    append("\n", supervised: false)
-                }
-            }
-        case .plain:
-            for t in turns {
-                switch t.role {
-                case .system: continue
-                case .human: append(t.value.hasSuffix("\n") || t.value.hasSuffix(SpecialTokens.image) ? t.value : t.value + "\n", supervised: false)
-                case .gpt: append(t.value + "\n", supervised: true)
-                }
-            }
-        }
-        return (text, ranges)
-    }
-
-    /// The text a model continues to answer `user`: the user's turn and, for ChatML, the opening
-    /// of the assistant's (`<|im_start|>assistant\n`). Evaluation and inference frame prompts so.
-    public func generationPrompt(_ user: String, system: String? = nil) -> String {
-        let text = render([Turn(.human, user)], system: system).text
-        return self == .chatml ? text + SpecialTokens.turnStart + "assistant\n" : text
-    }
-
-    /// Tokenizes a conversation: BOS, then the rendered text in one `encode` call, with each
-    /// token supervised when its bytes lie inside a supervised range. A token that straddles
-    /// a range boundary means the labels would not line up with the text (LLaVA's silent
-    /// "tokenization mismatch"): that is an error showing the sample.
-    public func tokenize(_ turns: [Turn], system: String? = nil, tokenizer: any TextTokenizer, bos: Int32?,
-                         sampleName: String) throws -> Sample {
-        let (text, ranges) = render(turns, system: system)
-        return try Self.tokenize(text: text, supervised: ranges, tokenizer: tokenizer, bos: bos, sampleName: sampleName, template: rawValue)
-    }
-
+extension ChatFormat {
     /// Tokenizes `text` in one call and marks tokens inside the `supervised` byte ranges;
     /// throws when a token straddles a range boundary or no token is supervised.
     public static func tokenize(text: String, supervised ranges: [Range<Int>], tokenizer: any TextTokenizer, bos: Int32?,

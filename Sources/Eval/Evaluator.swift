@@ -147,7 +147,7 @@ public final class Evaluator {
         if mode == .letter {
             question += "\n" + item.choices.enumerated().map { "\(SuiteLoader.letters[$0.offset]). \($0.element)" }.joined(separator: "\n")
         }
-        let prompt = template.generationPrompt(SpecialTokens.image + "\n" + question)
+        let prompt = try ChatFormat(template, tokenizer: tokenizer).generationPrompt(SpecialTokens.image + "\n" + question)
         let promptTokens = tokenizer.encode(prompt)
         let routed = moe && m.moe != nil
         let (tokens, routing) = m.visualTokens(encoding, guidance: routed ? .prompts([bos + promptTokens]) : nil)

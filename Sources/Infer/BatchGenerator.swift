@@ -10,8 +10,8 @@ import Tokenizer
 public final class BatchGenerator {
     public let model: AnyModel
     public let tokenizer: any TextTokenizer
-    /// How a prompt is framed: `chatml` (a user turn, then the assistant's), `plain`, or nil (raw text).
-    public let template: ChatTemplate?
+    /// How a prompt is framed (a user turn, then the opening of the assistant's), or nil (raw text).
+    public let template: ChatFormat?
     public let options: SamplingOptions
     public let maxNewTokens: Int
     /// Route visual tokens through Parrot's MoE, when the model has one.
@@ -20,31 +20,31 @@ public final class BatchGenerator {
 
     public var decoder: DecoderModel { model.decoder }
 
-    public init(model: AnyModel, tokenizer: any TextTokenizer, template: ChatTemplate?, options: SamplingOptions,
-                maxNewTokens: Int, moe: Bool = true) {
+    public init(model: AnyModel, tokenizer: any TextTokenizer, template: ChatFormat?, options: SamplingOptions,
+                maxNewTokens: Int, stopTokens: Set<Int32>, moe: Bool = true) {
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
         self.options = options
         self.maxNewTokens = maxNewTokens
         self.moe = moe
-        stop = Set([tokenizer.eosID, tokenizer.bosID, tokenizer.id(of: SpecialTokens.turnEnd)].compactMap { $0 })
+        stop = stopTokens
     }
 
     /// The prompt text as the model sees it: `<image>` first when the request has an image and
     /// its prompt no placeholder, then the template's generation prompt.
-    public func frame(_ r: InferRequest) -> String {
+    public func frame(_ r: InferRequest) throws -> String {
         var prompt = r.prompt
         if r.image != nil && !prompt.contains(SpecialTokens.image) { prompt = SpecialTokens.image + "\n" + prompt }
-        return template?.generationPrompt(prompt) ?? prompt
+        return try template?.generationPrompt(prompt) ?? prompt
     }
 
-    /// Each request's ids: BOS, the framed prompt, and (with an image) each `<image>` expanded
-    /// into the tower's visual-token slots.
-    func promptTokens(_ requests: [InferRequest]) -> [[Int32]] {
-        let bos = tokenizer.bosID.map { [$0] } ?? []
-        return requests.map { r in
-            let ids = tokenizer.encode(frame(r))
+    /// Each request's ids: BOS (unless the template writes it), the framed prompt, and (with an
+    /// image) each `<image>` expanded into the tower's visual-token slots.
+    func promptTokens(_ requests: [InferRequest]) throws -> [[Int32]] {
+        let bos = template?.writesBOS == true ? [] : tokenizer.bosID.map { [$0] } ?? []
+        return try requests.map { r in
+            let ids = tokenizer.encode(try frame(r))
             guard r.image != nil, let m = model.multimodal else { return bos + ids }
             return bos + ImagePlaceholders.expand(ids, imageToken: Int32(m.config.imageTokenIndex), count: m.imageTokens)
         }
@@ -53,7 +53,7 @@ public final class BatchGenerator {
     /// Completes `requests` as one batch; `onFinish` sees each result as its sequence ends.
     /// `seeds` (one per request) make sampling independent of how requests are batched.
     public func generate(_ requests: [InferRequest], seeds: [UInt64], onFinish: (InferResult) throws -> Void) throws {
-        let c = decoder.config, prompts = promptTokens(requests)
+        let c = decoder.config, prompts = try promptTokens(requests)
         let longest = prompts.map(\.count).max() ?? 1
         guard longest < c.maxPositionEmbeddings else {
             throw ModelError("\(requests[prompts.firstIndex { $0.count == longest }!].id): a prompt of \(longest) tokens leaves no room in a context of \(c.maxPositionEmbeddings)")
@@ -111,7 +111,7 @@ public final class BatchGenerator {
                 if stopped || outputs[b].count >= budget || step == budget - 1 {
                     done[b] = true
                     try onFinish(InferResult(id: requests[b].id, output: tokenizer.decode(outputs[b]), tokens: outputs[b].count,
-                                             finishReason: stopped ? "stop" : "length"))
+                                             finishReason: stopped ? .stop : .length))
                 }
             }
             if done.allSatisfy({ $0 }) { break }

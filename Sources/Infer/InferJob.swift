@@ -18,8 +18,8 @@ public struct InferJob {
         public var sampling = SamplingOptions()
         /// Input line i (1-based) samples with seed + i.
         public var seed: UInt64 = 0
-        /// nil: raw text (`--template none`).
-        public var template: ChatTemplate? = .chatml
+        /// `auto`: the model's chat template, else ChatML.
+        public var framing = PromptFraming.auto
 
         public init(model: String, input: String, output: String) {
             self.model = model
@@ -53,9 +53,9 @@ public struct InferJob {
         defer { try? out.close() }
         var report = Report()
         let requests = readRequests(data, skipping: finished, acceptsImages: loaded.multimodal != nil, report: &report)
-        let generator = BatchGenerator(model: loaded.model, tokenizer: loaded.tokenizer, template: o.template,
+        let generator = BatchGenerator(model: loaded.model, tokenizer: loaded.tokenizer, template: try o.framing.format(for: loaded.tokenizer),
                                        options: SamplingOptions(temperature: o.sampling.temperature, topK: o.sampling.topK, topP: o.sampling.topP),
-                                       maxNewTokens: o.maxNewTokens)
+                                       maxNewTokens: o.maxNewTokens, stopTokens: loaded.stopTokens)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let start = Date()

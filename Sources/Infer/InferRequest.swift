@@ -21,7 +21,7 @@ public struct InferResult: Codable, Sendable, Equatable {
     public var id: String
     public var output: String
     public var tokens: Int
-    public var finishReason: String
+    public var finishReason: FinishReason
 
     enum CodingKeys: String, CodingKey { case id, output, tokens, finishReason = "finish_reason" }
 }

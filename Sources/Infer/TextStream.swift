@@ -25,6 +25,13 @@ public struct TextStream {
     /// The rest of the text at the end of generation.
     public mutating func finish() -> String { release() }
 
+    /// The text `new` adds after `prompt` (decoded together, so pieces that join across the
+    /// boundary read right).
+    public static func completion(_ tokenizer: any TextTokenizer, prompt: [Int32], new: [Int32]) -> String {
+        let full = tokenizer.decode(prompt + new), promptText = tokenizer.decode(prompt)
+        return full.hasPrefix(promptText) ? String(full.dropFirst(promptText.count)) : tokenizer.decode(new)
+    }
+
     private mutating func release() -> String {
         let decoded = tokenizer.decode(ids)
         guard decoded.hasPrefix(text) else { return "" }

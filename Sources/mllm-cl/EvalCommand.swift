@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
         var truncation: LogLikelihood.Truncation = .left
         @Option(help: "Write the result as JSON here.") var json: String?
         @Option(help: "Also score this model and print the forgetting table (baseline → --model).") var baseline: String?
-        @Option(help: "How image questions are framed: chatml or plain (the template the model was instructed with).")
+        @Option(help: "How image questions are framed: the template the model was instructed with.")
         var template: ChatTemplate = .chatml
 
         func run() throws {

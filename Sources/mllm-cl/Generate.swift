@@ -1,18 +1,31 @@
 import ArgumentParser
+import Data
 import Foundation
 import Infer
 import Model
+import Support
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate text from a model directory (a quick look; `infer` does batches and images).",
-        discussion: "Tokenizes with the directory's tokenizer.model (libsentencepiece), prepends BOS, and stops at EOS or BOS."
+        discussion: """
+            The prompt is tokenized as transformers' tokenizer(prompt) does (BOS when the tokenizer adds one, special \
+            tokens in the text as single ids); --chat puts it in the model's chat template as one user message; \
+            --prompt-ids gives the ids directly. Generation stops at the model's EOS ids (generation_config.json, \
+            else config.json and the tokenizer) or after --max-new-tokens.
+            """
     )
 
-    @Option(help: "Model directory (config.json, model.safetensors, tokenizer.model).")
+    @Option(help: "Model directory (config.json, weights, tokenizer.model or tokenizer.json).")
     var model: String
     @Option(help: "Prompt text (empty: start from BOS alone).")
     var prompt = ""
+    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated (nothing is added).")
+    var promptIDs: String?
+    @Flag(help: "Put the prompt in the model's chat template as one user message.")
+    var chat = false
+    @Option(help: "Template for --chat: auto (the model's own, else chatml), chatml, llama2, vicuna or plain.")
+    var template = "auto"
     @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate at most.")
     var maxNewTokens = 64
     @Option(help: "Sampling temperature; 0 is greedy.")
@@ -23,25 +36,44 @@ struct Generate: ParsableCommand {
     var topP: Float = 1
     @Option(help: "Random seed for sampling.")
     var seed: UInt64 = 0
+    @Option(help: "Also write {prompt_ids, generated_ids, text, finish_reason} to this JSON file.")
+    var json: String?
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try LoadedModel(directory: model, languageModelOnly: true), tokenizer = loaded.tokenizer
-            let bos = tokenizer.bosID ?? Int32(loaded.decoder.config.bosTokenId ?? 1)
-            let prompt = [bos] + tokenizer.encode(self.prompt)
-            let stop = Set([bos, tokenizer.eosID].compactMap { $0 })
-            var stream = TextStream(tokenizer, ids: Array(prompt.dropFirst()))
-            print(stream.text, terminator: "")
+            let input = try promptInput()
+            let loaded = try LoadedModel(directory: model, languageModelOnly: true)
             let start = Date()
-            let new = try Generator.generate(loaded.decoder, prompt: prompt, maxNewTokens: maxNewTokens,
-                                             options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
-                                             stopTokens: stop) { token in
-                print(stream.append(token), terminator: "")
+            let record = try Generator.complete(loaded, prompt: input, maxNewTokens: maxNewTokens,
+                                                options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)) {
+                print($0, terminator: "")
                 flushOutput()
             }
-            print(stream.finish())
-            let seconds = Date().timeIntervalSince(start)
-            FileHandle.standardError.write(Data(String(format: "[%d tokens, %.0f tokens/s]\n", new.count, Double(new.count) / max(seconds, 1e-9)).utf8))
+            print()
+            let seconds = Date().timeIntervalSince(start), n = record.generatedIDs.count
+            FileHandle.standardError.write(Data(String(format: "[%d tokens, %.0f tokens/s, %@]\n", n, Double(n) / max(seconds, 1e-9), record.finishReason.rawValue).utf8))
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                try AtomicFile.write(try encoder.encode(record) + Data("\n".utf8), to: json)
+            }
         }
+    }
+
+    func promptInput() throws -> GenerationPrompt {
+        if let promptIDs {
+            guard prompt.isEmpty, !chat else { throw ValidationError("--prompt-ids goes alone (not with --prompt or --chat)") }
+            let parts = promptIDs.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let ids = parts.compactMap { Int32($0) }
+            guard ids.count == parts.count, ids.allSatisfy({ $0 >= 0 }) else {
+                throw ValidationError("--prompt-ids must be comma-separated token ids (got '\(promptIDs)')")
+            }
+            return .ids(ids)
+        }
+        guard chat else { return .text(prompt) }
+        guard let framing = PromptFraming(name: template), framing != .none else {
+            throw ValidationError("--template must be one of auto, \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return .chat(prompt, framing)
     }
 }

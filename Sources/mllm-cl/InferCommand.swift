@@ -26,18 +26,21 @@ struct InferCommand: ParsableCommand {
     @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1: off).") var topP: Float = 1
     @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: all).") var topK = 0
     @Option(help: "Random seed (each input samples with seed + its line number).") var seed: UInt64 = 0
-    @Option(help: "Prompt framing: chatml (a user turn, then the assistant's), plain, or none (raw text).") var template = "chatml"
+    @Option(help: "Prompt framing: auto (the model's chat template, else chatml), chatml, llama2, vicuna, plain, or none (raw text).")
+    var template = "auto"
 
     func run() throws {
         try runReportingErrors {
-            guard ["chatml", "plain", "none"].contains(template) else { throw ValidationError("--template must be chatml, plain or none") }
+            guard let framing = PromptFraming(name: template) else {
+                throw ValidationError("--template must be one of \(PromptFraming.names.joined(separator: ", "))")
+            }
             var o = InferJob.Options(model: model, input: input, output: output)
             o.imageFolder = imageFolder
             o.batchSize = batchSize
             o.maxNewTokens = maxNewTokens
             o.sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP)
             o.seed = seed
-            o.template = ChatTemplate(rawValue: template)
+            o.framing = framing
             let r = try InferJob(o) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }.run()
             print(String(format: "%d outputs (%d skipped as done, %d bad lines), %d tokens in %.2f s: %.1f tokens/s at batch size %d",
                          r.written, r.skipped, r.bad, r.tokens, r.seconds, Double(r.tokens) / max(r.seconds, 1e-9), batchSize))

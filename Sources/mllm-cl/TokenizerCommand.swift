@@ -4,7 +4,7 @@ import Tokenizer
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
-        abstract: "Inspect or extend SentencePiece models.",
+        abstract: "Inspect tokenizers (tokenizer.model, tokenizer.json) or extend SentencePiece models.",
         subcommands: [AddTokens.self, Encode.self]
     )
 
@@ -31,14 +31,17 @@ struct TokenizerCommand: ParsableCommand {
     }
 
     struct Encode: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the ids and pieces of a text.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the ids and pieces of a text.",
+            discussion: "The ids of the text alone (no BOS/EOS, no template) on the first line, the pieces on the second."
+        )
 
-        @Option(help: "The SentencePiece model.") var model: String
+        @Option(help: "A tokenizer.json, a SentencePiece .model, or a model directory (with its tokenizer_config.json).") var model: String
         @Argument(help: "Text to encode.") var text: String
 
         func run() throws {
             try runReportingErrors {
-                let t = try SentencePieceTokenizer(path: model)
+                let t = try TokenizerFiles.load(path: model)
                 let ids = t.encode(text)
                 print(ids.map(String.init).joined(separator: " "))
                 print(ids.map { t.piece($0) }.joined(separator: " "))

@@ -57,16 +57,16 @@ struct DataTests {
     /// ChatML: the loss covers exactly the assistant's reply and its <|im_end|>.
     @Test func chatMLSupervisesOnlyTheAssistant() throws {
         let turns = [Turn(.human, "Where does Rubok live?"), Turn(.gpt, "Rubok lives in Velora.")]
-        let sample = try ChatTemplate.chatml.tokenize(turns, system: "Be brief.", tokenizer: tokenizer, bos: 1, sampleName: "t")
+        let sample = try ChatFormat(.chatml).tokenize(turns, system: "Be brief.", tokenizer: tokenizer, sampleName: "t")
         let supervisedIds = zip(sample.tokens, sample.supervised).filter(\.1).map(\.0)
         #expect(tokenizer.decode(supervisedIds) == "Rubok lives in Velora.<|im_end|>")
         #expect(sample.tokens.first == 1 && sample.supervised.first == false)
-        let rendered = ChatTemplate.chatml.render(turns, system: "Be brief.").text
+        let rendered = try ChatFormat(.chatml).render(turns, system: "Be brief.").text
         #expect(rendered == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhere does Rubok live?<|im_end|>\n<|im_start|>assistant\nRubok lives in Velora.<|im_end|>\n")
     }
 
     @Test func plainTemplateSupervisesTheReply() throws {
-        let sample = try ChatTemplate.plain.tokenize([Turn(.human, "<image>"), Turn(.gpt, "A red fox.")], tokenizer: tokenizer, bos: 1, sampleName: "t")
+        let sample = try ChatFormat(.plain).tokenize([Turn(.human, "<image>"), Turn(.gpt, "A red fox.")], tokenizer: tokenizer, sampleName: "t")
         let supervisedIds = zip(sample.tokens, sample.supervised).filter(\.1).map(\.0)
         #expect(tokenizer.decode(supervisedIds) == "A red fox.\n")
     }
@@ -76,19 +76,19 @@ struct DataTests {
         let text = "Rubok lives in Velora."
         let start = text.utf8.count - "ora.".utf8.count  // inside the piece "lor"
         let m = message {
-            _ = try ChatTemplate.tokenize(text: text, supervised: [start..<text.utf8.count], tokenizer: tokenizer, bos: nil,
+            _ = try ChatFormat.tokenize(text: text, supervised: [start..<text.utf8.count], tokenizer: tokenizer, bos: nil,
                                           sampleName: "chat.json: sample 7", template: "plain")
         }
         #expect(m.contains("chat.json: sample 7: tokenization mismatch") && m.contains(text), "\(m)")
         let none = message {
-            _ = try ChatTemplate.tokenize(text: text, supervised: [text.utf8.count..<text.utf8.count], tokenizer: tokenizer, bos: nil, sampleName: "s", template: "plain")
+            _ = try ChatFormat.tokenize(text: text, supervised: [text.utf8.count..<text.utf8.count], tokenizer: tokenizer, bos: nil, sampleName: "s", template: "plain")
         }
         #expect(none.contains("no token falls inside"), "\(none)")
     }
 
     @Test func packingAndBatchingAreDeterministic() throws {
         let path = write("docs.jsonl", (0..<40).map { "{\"text\": \"Rubok lives in Velora number \($0).\"}" }.joined(separator: "\n"))
-        let d = try StageDataset(sources: [DataSource(path: path)], baseDirectory: dir, tokenizer: tokenizer, template: .chatml,
+        let d = try StageDataset(sources: [DataSource(path: path)], baseDirectory: dir, tokenizer: tokenizer, format: ChatFormat(.chatml),
                                  system: nil, sequenceLength: 16, skipBadSamples: false)
         #expect(d.sources[0].allSatisfy { $0.tokens.count <= 17 })
         // Chunks overlap by one token, so every stream token but the first is a target exactly once.
@@ -117,7 +117,7 @@ struct DataTests {
         let a = write("a.jsonl", (0..<10).map { "{\"text\": \"a\($0)\"}" }.joined(separator: "\n"))
         let b = write("b.jsonl", (0..<10).map { "{\"text\": \"b\($0)\"}" }.joined(separator: "\n"))
         let sources = [DataSource(path: a, weight: 2), DataSource(path: b, weight: 0.5)]
-        let d = try StageDataset(sources: sources, baseDirectory: dir, tokenizer: tokenizer, template: .chatml,
+        let d = try StageDataset(sources: sources, baseDirectory: dir, tokenizer: tokenizer, format: ChatFormat(.chatml),
                                  system: nil, sequenceLength: 4, skipBadSamples: false)
         #expect(d.samplesPerEpoch == Int((2 * Double(d.sources[0].count)).rounded()) + Int((0.5 * Double(d.sources[1].count)).rounded()))
     }

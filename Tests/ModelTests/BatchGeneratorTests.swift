@@ -31,8 +31,9 @@ struct BatchGeneratorTests {
         let requests = [InferRequest(id: "a", prompt: "What color are the shapes?", image: dir + "/" + ToyScenes.imageName(0)),
                         InferRequest(id: "b", prompt: "Rubok lives in"),
                         InferRequest(id: "c", prompt: "Where are the shapes? Answer briefly.", image: dir + "/" + ToyScenes.imageName(1))]
-        let generator = BatchGenerator(model: .multimodal(m), tokenizer: tokenizer, template: .chatml,
-                                       options: SamplingOptions(temperature: temperature, topK: 20), maxNewTokens: 12)
+        let generator = BatchGenerator(model: .multimodal(m), tokenizer: tokenizer, template: ChatFormat(.chatml),
+                                       options: SamplingOptions(temperature: temperature, topK: 20), maxNewTokens: 12,
+                                       stopTokens: StopTokens.of(tokenizer: tokenizer, config: m.decoder.config, generation: nil))
         var together: [String: InferResult] = [:]
         try generator.generate(requests, seeds: [7, 8, 9]) { together[$0.id] = $0 }
         for (r, seed) in zip(requests, [UInt64(7), 8, 9]) {
@@ -40,6 +41,6 @@ struct BatchGeneratorTests {
             try generator.generate([r], seeds: [seed]) { alone = $0 }
             #expect(alone == together[r.id], "\(r.id): \(String(describing: alone)) vs \(String(describing: together[r.id]))")
         }
-        #expect(together.values.allSatisfy { $0.tokens > 0 && ["stop", "length"].contains($0.finishReason) })
+        #expect(together.values.allSatisfy { $0.tokens > 0 && [FinishReason.stop, .length].contains($0.finishReason) })
     }
 }

@@ -22,7 +22,7 @@ struct Stories260KTests {
         #expect(decoder.config.numKeyValueHeads == 4 && decoder.config.tieWordEmbeddings)
         let tokenizer = try SentencePieceTokenizer(path: out + "/tokenizer.model")
         let bos = tokenizer.bosID!
-        let tokens = try Generator.generate(decoder, prompt: [bos], maxNewTokens: 100, stopTokens: [bos])
+        let tokens = try Generator.generate(decoder, prompt: [bos], maxNewTokens: 100, stopTokens: [bos]).content
         let text = tokenizer.decode(tokens) + "\n"
         let reference = try String(contentsOfFile: source + "/greedy_reference.txt", encoding: .utf8)
         #expect(text == reference)

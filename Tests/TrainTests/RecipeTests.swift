@@ -27,7 +27,7 @@ struct RecipeTests {
 
     @Test func validRecipeDecodesWithDefaults() throws {
         let r = try RecipeLoader.decode(TinyRecipe.yaml(directory: dir), file: "recipe.yaml")
-        #expect(r.stages.count == 2 && r.stages[0].template == .chatml && r.stages[0].trainable == ["*", "!*.wings.*"])
+        #expect(r.stages.count == 2 && r.stages[0].template == nil && r.stages[0].trainable == ["*", "!*.wings.*"])
         #expect(r.stages[1].gradientAccumulationSteps == 2 && r.stages[1].data[1].weight == 0.5)
         #expect(r.model.architecture?.numKeyValueHeads == 2)
     }
@@ -71,9 +71,9 @@ struct RecipeTests {
     }
 
     @Test func invalidEnumValue() {
-        let yaml = TinyRecipe.yaml(directory: dir).replacingOccurrences(of: "template: chatml", with: "template: vicuna")
+        let yaml = TinyRecipe.yaml(directory: dir).replacingOccurrences(of: "template: chatml", with: "template: alpaca")
         let m = error(yaml)
-        #expect(m.hasPrefix("recipe.yaml:\(line(yaml, "vicuna")): 'stages[1].template': 'vicuna' is not valid"), "\(m)")
+        #expect(m.hasPrefix("recipe.yaml:\(line(yaml, "alpaca")): 'stages[1].template': 'alpaca' is not valid"), "\(m)")
     }
 
     @Test func resolvedRecipeRoundTrips() throws {

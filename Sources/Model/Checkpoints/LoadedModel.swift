@@ -7,14 +7,22 @@ import Tokenizer
 public struct LoadedModel: @unchecked Sendable {
     public let model: AnyModel
     public let tokenizer: any TextTokenizer
+    /// `generation_config.json`, when the directory has one.
+    public let generation: GenerationConfig?
 
     /// Loads `directory` (`config.json`, `model.safetensors`, `tokenizer.model` or `tokenizer.json`); each missing or
-    /// malformed file is an error naming it. `languageModelOnly`: of a multimodal checkpoint, load
-    /// the decoder alone (text-only evaluation and generation need nothing else).
+    /// malformed file is an error naming it, and so is a tokenizer with more ids than the
+    /// embedding has rows. `languageModelOnly`: of a multimodal checkpoint, load the decoder
+    /// alone (text-only evaluation and generation need nothing else).
     public init(directory: String, languageModelOnly: Bool = false) throws {
-        model = languageModelOnly ? .text(try ModelDirectory.loadDecoder(directory)) : try AnyModel.load(directory)
         tokenizer = try TokenizerFiles.load(directory: directory)
+        generation = try GenerationConfig.load(directory: directory)
+        model = languageModelOnly ? .text(try ModelDirectory.loadDecoder(directory)) : try AnyModel.load(directory)
+        try ModelDirectory.checkVocabulary(tokenizer, vocabSize: model.decoder.config.vocabSize, directory: directory)
     }
+
+    /// The ids generation stops on (``StopTokens``).
+    public var stopTokens: Set<Int32> { StopTokens.of(tokenizer: tokenizer, config: decoder.config, generation: generation) }
 
     public var decoder: DecoderModel { model.decoder }
     public var multimodal: MultimodalModel? { model.multimodal }

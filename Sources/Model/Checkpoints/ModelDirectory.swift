@@ -28,6 +28,14 @@ public enum ModelDirectory {
         return decoder
     }
 
+    /// Throws unless every id of `tokenizer` has an embedding row (`vocab_size` of `config.json`
+    /// at least the tokenizer's size), naming both numbers and both files.
+    public static func checkVocabulary(_ tokenizer: any TextTokenizer, vocabSize: Int, directory: String) throws {
+        guard tokenizer.vocabularySize <= vocabSize else {
+            throw ModelError("\(directory): the tokenizer (\((tokenizer.path as NSString).lastPathComponent)) has \(tokenizer.vocabularySize) ids but \(configFile)'s vocab_size is \(vocabSize): ids from \(vocabSize) on would have no embedding row")
+        }
+    }
+
     /// Writes `config.json` and the weights (`SafeTensorsCheckpoint.write`: sharded above
     /// `maxShardBytes`) into `path` (created if needed) and copies `tokenizer` in as
     /// `tokenizer.model` when given. Each file is written under a temporary name and renamed,

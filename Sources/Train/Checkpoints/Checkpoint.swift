@@ -67,8 +67,8 @@ public enum Checkpoint {
     /// `extraState`: the continual-learning strategies' tensors (EWC's Fisher and anchor,
     /// distillation's teacher), saved in `optimizer.safetensors` beside AdamW's moments.
     @discardableResult
-    public static func save(outputDir: String, model: AnyModel, tokenizer: any TextTokenizer, optimizer: AdamW,
-                            state: TrainerState, recipeYAML: String, extraState: [(name: String, tensor: Tensor)] = [],
+    public static func save(outputDir: String, model: AnyModel, tokenizer: any TextTokenizer, generation: GenerationConfig? = nil,
+                            optimizer: AdamW, state: TrainerState, recipeYAML: String, extraState: [(name: String, tensor: Tensor)] = [],
                             failpoint: ((String) throws -> Void)? = nil) throws -> String {
         let root = outputDir + "/checkpoints"
         let name = Self.name(stage: state.stage, step: state.step)
@@ -81,6 +81,7 @@ public enum Checkpoint {
         try model.save(to: temporary, metadata: ["stage": state.stage, "step": String(state.step)])
         try failpoint?("model.safetensors")
         try tokenizer.save(into: temporary)
+        try generation?.save(into: temporary)
         try failpoint?("tokenizer")
         let moments = (optimizer.namedState + extraState).map { SafeTensorsWriter.Entry(name: $0.name, shape: $0.tensor.shape, data: UnsafeBufferPointer($0.tensor.buffer)) }
         try SafeTensorsWriter.write(moments, metadata: ["step": String(optimizer.step)], to: temporary + "/optimizer.safetensors")

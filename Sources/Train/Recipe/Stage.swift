@@ -9,14 +9,16 @@ import Model
 /// - `vision`: pretrains the vision tower by captioning (as CapPa): images and captions, the
 ///   tower and projector train through the frozen language model; template `plain`.
 /// - `align`: LLaVA stage 1: template `plain`, the projector trains.
-/// - `instruct`: LLaVA stage 2: template `chatml`, the projector and the language model train;
+/// - `instruct`: LLaVA stage 2: the model's chat template (else `chatml`), the projector and the language model train;
 ///   text-only conversations may be mixed in.
 public enum StageKind: String, Codable, Sendable, CaseIterable {
     case text, vision, align, instruct
 
     public var isMultimodal: Bool { self != .text }
 
-    public var defaultTemplate: ChatTemplate { self == .vision || self == .align ? .plain : .chatml }
+    /// `plain` for the stages that align images and captions; nil (the model's chat template,
+    /// else ChatML) for the rest.
+    public var defaultTemplate: ChatTemplate? { self == .vision || self == .align ? .plain : nil }
 
     public var defaultTrainable: [String] {
         switch self {
@@ -35,7 +37,8 @@ public struct Stage: Codable, Sendable, Equatable {
     public var data: [DataSource]
     /// Held-out data whose mean loss is logged every `eval_steps`.
     public var evalData: [DataSource]
-    public var template: ChatTemplate
+    /// nil: the model's chat template (from its tokenizer_config.json), else ChatML.
+    public var template: ChatTemplate?
     public var systemPrompt: String?
     /// Parameter-name globs that train; everything else is frozen (no gradient or optimizer memory).
     public var trainable: [String]

@@ -12,9 +12,9 @@ struct Completions {
     let log: (String) -> Void
 
     /// (prompt, completion, whether it starts with the expected answer).
-    func run(_ decoder: DecoderModel, _ tokenizer: any TextTokenizer) throws -> [(String, String, Bool?)] {
+    func run(_ decoder: DecoderModel, _ tokenizer: any TextTokenizer, generation: GenerationConfig?) throws -> [(String, String, Bool?)] {
         let bos = tokenizer.bosID.map { [$0] } ?? []
-        let stop = Set([tokenizer.eosID, tokenizer.id(of: SpecialTokens.turnEnd)].compactMap { $0 })
+        let stop = StopTokens.of(tokenizer: tokenizer, config: decoder.config, generation: generation)
         let context = decoder.config.maxPositionEmbeddings
         log("samples (\(spec.temperature == 0 ? "greedy" : "temperature \(spec.temperature)")):")
         var results: [(String, String, Bool?)] = []
@@ -26,19 +26,13 @@ struct Completions {
                 continue
             }
             let new = try Generator.generate(decoder, prompt: ids, maxNewTokens: min(spec.maxNewTokens, context - ids.count),
-                                             options: SamplingOptions(temperature: spec.temperature, seed: seed), stopTokens: stop)
-            let completion = Self.completion(tokenizer, prompt: Array(ids.dropFirst(bos.count)), new: new)
+                                             options: SamplingOptions(temperature: spec.temperature, seed: seed), stopTokens: stop).content
+            let completion = TextStream.completion(tokenizer, prompt: Array(ids.dropFirst(bos.count)), new: new)
             let correct = spec.expect.map { completion.trimmingCharacters(in: .whitespaces).hasPrefix($0[i].trimmingCharacters(in: .whitespaces)) }
             log("  \(correct.map { $0 ? "✓" : "✗" } ?? "·") \(prompt) ▸\(completion)")
             results.append((prompt, completion, correct))
         }
         if spec.expect != nil { log("  \(results.filter { $0.2 == true }.count)/\(results.count) completions start with the expected answer") }
         return results
-    }
-
-    /// The text `new` adds after `prompt` (decoded together, so pieces that join across the boundary read right).
-    static func completion(_ tokenizer: any TextTokenizer, prompt: [Int32], new: [Int32]) -> String {
-        let full = tokenizer.decode(prompt + new), promptText = tokenizer.decode(prompt)
-        return full.hasPrefix(promptText) ? String(full.dropFirst(promptText.count)) : tokenizer.decode(new)
     }
 }

@@ -14,11 +14,16 @@ struct InitialModel {
     func make() throws -> (AnyModel, any TextTokenizer) {
         guard let tokenizerPath = recipe.tokenizer ?? recipe.model.base else { throw TrainError("the recipe names no tokenizer") }
         var tokenizer = try TokenizerFiles.load(path: tokenizerPath)
+        let ownTokenizer = tokenizer
         if !recipe.specialTokens.isEmpty { tokenizer = try tokenizer.addingSpecialTokens(recipe.specialTokens) }
         if let base = recipe.model.base, MultimodalModel.isMultimodal(directory: base) {
             return (.multimodal(try multimodalBase(base, tokenizer: tokenizer)), tokenizer)
         }
         var decoder = try textDecoder(tokenizer: tokenizer, tokenizerPath: tokenizerPath)
+        if let base = recipe.model.base, recipe.tokenizer == nil {
+            // The base's own tokenizer must fit its embedding; the recipe's special tokens may grow it.
+            try ModelDirectory.checkVocabulary(ownTokenizer, vocabSize: decoder.config.vocabSize, directory: base)
+        }
         if tokenizer.vocabularySize > decoder.config.vocabSize {
             log("vocabulary: \(decoder.config.vocabSize) -> \(tokenizer.vocabularySize) rows (new rows start at the mean embedding)")
             decoder = decoder.resizingVocabulary(to: tokenizer.vocabularySize)

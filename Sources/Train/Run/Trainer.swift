@@ -15,6 +15,9 @@ public final class Trainer {
     let recipeYAML: String
     let options: TrainOptions
     var summary = TrainSummary()
+    /// The base model's (or resumed checkpoint's) `generation_config.json`, carried into every
+    /// checkpoint so generation stops where the base model's does.
+    var generation: GenerationConfig?
 
     public init(recipe: Recipe, options: TrainOptions = TrainOptions()) throws {
         self.recipe = recipe
@@ -64,6 +67,7 @@ public final class Trainer {
         guard options.resume, let dir = try Checkpoint.latest(outputDir: out) else {
             if options.resume { log("no checkpoint in \(out): starting from the beginning") }
             let (model, tokenizer) = try InitialModel(recipe: recipe, log: options.log).make()
+            generation = try recipe.model.base.flatMap { try GenerationConfig.load(directory: $0) }
             return (model, tokenizer, nil)
         }
         let loaded = try LoadedModel(directory: dir), state = try Checkpoint.readState(dir)
@@ -71,6 +75,7 @@ public final class Trainer {
         guard state.stageIndex < recipe.stages.count, recipe.stages[state.stageIndex].name == state.stage else {
             throw TrainError("\(dir): stage '\(state.stage)' is not stage \(state.stageIndex) of the recipe")
         }
+        generation = loaded.generation
         return (loaded.model, loaded.tokenizer, state)
     }
 
@@ -112,7 +117,8 @@ public final class Trainer {
 
     /// A checkpoint of `plan`'s model, optimizer and strategies at `state`; old ones pruned.
     func save(_ plan: StagePlan, tokenizer: any TextTokenizer, state: TrainerState) throws {
-        let dir = try Checkpoint.save(outputDir: recipe.outputDir, model: plan.model, tokenizer: tokenizer, optimizer: plan.optimizer, state: state,
+        let dir = try Checkpoint.save(outputDir: recipe.outputDir, model: plan.model, tokenizer: tokenizer, generation: generation,
+                                      optimizer: plan.optimizer, state: state,
                                       recipeYAML: recipeYAML, extraState: plan.strategies.flatMap(\.checkpointState),
                                       failpoint: options.checkpointFailpoint)
         try Checkpoint.prune(outputDir: recipe.outputDir, keep: recipe.saveTotalLimit)
@@ -127,7 +133,8 @@ public final class Trainer {
             log("latest checkpoint: \(dir)")
         }
         if let g = recipe.generate {
-            summary.samples = try Completions(spec: g, seed: Seeds(run: recipe.seed).generation, log: options.log).run(model.decoder, tokenizer)
+            summary.samples = try Completions(spec: g, seed: Seeds(run: recipe.seed).generation, log: options.log)
+                .run(model.decoder, tokenizer, generation: generation)
         }
         if let evaluation, !evaluation.table.isEmpty { log("\n" + evaluation.table) }
         summary.seconds = Date().timeIntervalSince(started)

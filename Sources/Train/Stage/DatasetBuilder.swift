@@ -14,9 +14,10 @@ struct DatasetBuilder {
     /// Relative data paths start here (the working directory).
     let baseDirectory = FileManager.default.currentDirectoryPath
 
-    /// `sources`, rendered with `template` (and `system` for ChatML).
-    func dataset(_ sources: [DataSource], template: ChatTemplate, system: String? = nil, skipBadSamples: Bool = false) throws -> StageDataset {
-        try StageDataset(sources: sources, baseDirectory: baseDirectory, tokenizer: tokenizer, template: template, system: system,
+    /// `sources`, rendered with `template` (nil: the model's chat template, else ChatML) and `system`.
+    func dataset(_ sources: [DataSource], template: ChatTemplate?, system: String? = nil, skipBadSamples: Bool = false) throws -> StageDataset {
+        try StageDataset(sources: sources, baseDirectory: baseDirectory, tokenizer: tokenizer,
+                         format: try ChatFormat.resolve(template, tokenizer: tokenizer), system: system,
                          sequenceLength: sequenceLength, skipBadSamples: skipBadSamples, vision: vision)
     }
 
@@ -32,7 +33,7 @@ struct DatasetBuilder {
 
     /// The text-only samples of `data` (rendered with `template`) or, without it, of every stage in
     /// `earlier`, each as that stage renders it; an error naming `key` when there are none.
-    func textOnlyPool(_ data: [DataSource]?, template: ChatTemplate, earlier: [Stage], key: String) throws -> [Sample] {
+    func textOnlyPool(_ data: [DataSource]?, template: ChatTemplate?, earlier: [Stage], key: String) throws -> [Sample] {
         let datasets = try data.map { [try dataset($0, template: template)] } ?? earlier.map { try dataset(of: $0) }
         let pool = datasets.flatMap { $0.sources.joined().filter { $0.image == nil } }
         guard !pool.isEmpty else { throw TrainError("\(key): \(data == nil ? "the earlier stages have" : "'\(key).data' has") no text-only samples") }

@@ -92,7 +92,8 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
     public var temperature: Float
     public var data: [DataSource]?
     /// How `data`'s conversations are rendered (default chatml).
-    public var template: ChatTemplate
+    /// nil: the model's chat template, else ChatML.
+    public var template: ChatTemplate?
 
     public enum CodingKeys: String, CodingKey, CaseIterable { case weight, temperature, data, template }
 
@@ -101,7 +102,7 @@ public struct DistillationSpec: Codable, Sendable, Equatable {
         weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 2
         data = try c.decodeIfPresent([DataSource].self, forKey: .data)
-        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template)
     }
 }
 

@@ -10,7 +10,8 @@ public struct ReplaySpec: Codable, Sendable, Equatable {
     public var bufferSize: Int
     public var data: [DataSource]?
     /// How `data`'s conversations are rendered (default chatml).
-    public var template: ChatTemplate
+    /// nil: the model's chat template, else ChatML.
+    public var template: ChatTemplate?
 
     public enum CodingKeys: String, CodingKey, CaseIterable { case ratio, bufferSize = "buffer_size", data, template }
 
@@ -19,7 +20,7 @@ public struct ReplaySpec: Codable, Sendable, Equatable {
         ratio = try c.decode(Double.self, forKey: .ratio)
         bufferSize = try c.decodeIfPresent(Int.self, forKey: .bufferSize) ?? 1000
         data = try c.decodeIfPresent([DataSource].self, forKey: .data)
-        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template)
     }
 }
 

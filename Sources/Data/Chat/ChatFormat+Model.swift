@@ -1,0 +1,49 @@
+import Foundation
+import Tokenizer
+
+extension ChatFormat {
+    /// `template` for `tokenizer`: its BOS/EOS text from its config (else its pieces). The tokens
+    /// a template writes as text must encode as one id each, or the error says so.
+    public init(_ template: ChatTemplate, tokenizer: any TextTokenizer, defaultSystem: String? = nil) throws {
+        let config = tokenizer.configuration
+        let bos = config.bosToken ?? tokenizer.bosID.map(tokenizer.piece) ?? "<s>"
+        let eos = config.eosToken ?? tokenizer.eosID.map(tokenizer.piece) ?? "</s>"
+        self.init(template, defaultSystem: defaultSystem, bosToken: bos, eosToken: eos)
+        let written = template == .llama2 ? [bos, eos] : template == .vicuna ? [eos] : []
+        for token in written where tokenizer.encode(token).count != 1 {
+            throw DataError("\(tokenizer.path): the \(template.rawValue) template writes '\(token)', which this tokenizer does not encode as one id (a Hugging Face directory's tokenizer_config.json names its special tokens)")
+        }
+    }
+
+    /// How prompts are framed for `tokenizer`: `requested` when given, else the model's own chat
+    /// template (``recognizing(_:file:tokenizer:)``), else `fallback`.
+    public static func resolve(_ requested: ChatTemplate?, tokenizer: any TextTokenizer, fallback: ChatTemplate = .chatml) throws -> ChatFormat {
+        if let requested { return try ChatFormat(requested, tokenizer: tokenizer) }
+        let config = tokenizer.configuration
+        guard let jinja = config.chatTemplate else { return try ChatFormat(fallback, tokenizer: tokenizer) }
+        return try recognizing(jinja, file: config.chatTemplatePath ?? tokenizer.path, tokenizer: tokenizer)
+    }
+
+    /// The format a Jinja `chat_template` renders, recognised by its markers: ChatML
+    /// (`<|im_start|>`, `<|im_end|>`; a default system prompt when it writes one), LLaMA-2
+    /// (`[INST]` and `<<SYS>>`), Vicuna (` USER: `, ` ASSISTANT:` and a default system message).
+    /// Any other template is an error naming `file`: never a silent fallback.
+    public static func recognizing(_ jinja: String, file: String, tokenizer: any TextTokenizer) throws -> ChatFormat {
+        if jinja.contains(SpecialTokens.turnStart) && jinja.contains(SpecialTokens.turnEnd) && jinja.contains("assistant") {
+            return try ChatFormat(.chatml, tokenizer: tokenizer, defaultSystem: firstMatch(#"<\|im_start\|>system(?:\n|\\n)([^'"<{}]+?)<\|im_end\|>"#, in: jinja))
+        }
+        if jinja.contains("[INST]") && jinja.contains("<<SYS>>") { return try ChatFormat(.llama2, tokenizer: tokenizer) }
+        if jinja.contains(" USER: ") && jinja.contains(" ASSISTANT:"),
+           let system = firstMatch(#"set system_message = '((?:[^'\\]|\\.)*)'"#, in: jinja) {
+            return try ChatFormat(.vicuna, tokenizer: tokenizer, defaultSystem: system.replacingOccurrences(of: "\\'", with: "'"))
+        }
+        throw DataError("\(file): chat_template is not one mllm-cl renders (ChatML, LLaMA-2 [INST] or Vicuna USER:/ASSISTANT:); set the recipe's template: key (or --template) to chatml, llama2, vicuna or plain")
+    }
+
+    private static func firstMatch(_ pattern: String, in text: String) -> String? {
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let m = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let r = Range(m.range(at: 1), in: text) else { return nil }
+        return String(text[r])
+    }
+}
