@@ -32,11 +32,11 @@ public struct StageDataset: Sendable {
     public let images: [[Float]]
 
     /// Reads and tokenizes `sources` (paths resolved against `baseDirectory`).
-    public init(sources: [DataSource], baseDirectory: String, tokenizer: any TextTokenizer, format: ChatFormat,
+    public init(sources: [DataSource], baseDirectory: String, tokenizer: any TextTokenizer, template: ChatTemplate?,
                 system: String?, sequenceLength T: Int, skipBadSamples: Bool, vision: Vision? = nil) throws {
         sequenceLength = T
         var reader = SourceReader(skipBad: skipBadSamples)
-        var builder = SampleBuilder(tokenizer: tokenizer, format: format, system: system, sequenceLength: T,
+        var builder = SampleBuilder(tokenizer: tokenizer, template: template, system: system, sequenceLength: T,
                                     skipBadSamples: skipBadSamples, vision: vision)
         var all: [[Sample]] = []
         for source in sources {
@@ -98,7 +98,10 @@ public struct StageDataset: Sendable {
 /// and preprocessed once and its `<image>` expanded into visual-token slots.
 private struct SampleBuilder {
     let tokenizer: any TextTokenizer
-    let format: ChatFormat
+    /// nil: the tokenizer's own chat template, else ChatML (resolved at the first conversation,
+    /// so documents alone never need one).
+    let template: ChatTemplate?
+    var format: ChatFormat?
     let system: String?
     let sequenceLength: Int
     let skipBadSamples: Bool
@@ -125,7 +128,8 @@ private struct SampleBuilder {
                 turns[0] = Turn(first.role, SpecialTokens.image + "\n" + first.value)
             }
         }
-        var s = try format.tokenize(turns, system: system, tokenizer: tokenizer, sampleName: name)
+        if format == nil { format = try ChatFormat.resolve(template, tokenizer: tokenizer) }
+        var s = try format!.tokenize(turns, system: system, tokenizer: tokenizer, sampleName: name)
         if let vision, let slot { s = ImagePlaceholders.expand(s, imageToken: vision.imageToken, count: vision.tokensPerImage, image: slot) }
         let T = sequenceLength
         if s.tokens.count > T + 1 {

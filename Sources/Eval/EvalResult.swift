@@ -3,22 +3,39 @@ import Foundation
 /// Accuracy over some items.
 public struct Score: Codable, Sendable, Equatable {
     public var acc: Double
-    /// Continuation mode only: accuracy after dividing each choice's log-likelihood by its UTF-8 length.
+    /// Continuation mode only: accuracy after dividing each choice's log-likelihood by its length
+    /// in characters (Unicode code points, Python's `len`), as lm-evaluation-harness does.
     public var accNorm: Double?
+    /// Continuation mode only: the same divided by the choice's UTF-8 length in bytes (what this
+    /// project reported as acc_norm before; it ranks CJK, Arabic or Cyrillic choices differently).
+    public var accBytes: Double?
     public var n: Int
 
-    enum CodingKeys: String, CodingKey { case acc, accNorm = "acc_norm", n }
+    enum CodingKeys: String, CodingKey { case acc, accNorm = "acc_norm", accBytes = "acc_bytes", n }
 
-    public init(acc: Double, accNorm: Double?, n: Int) {
+    public init(acc: Double, accNorm: Double?, accBytes: Double? = nil, n: Int) {
         self.acc = acc
         self.accNorm = accNorm
+        self.accBytes = accBytes
         self.n = n
+    }
+
+    /// The metrics a recipe's `eval` block may chart: acc always, the normalised ones in continuation mode.
+    public static let metrics = ["acc", "acc_norm", "acc_bytes"]
+
+    /// `metric`'s value (acc when the normalised one is absent, as in letter mode).
+    public func value(of metric: String) -> Double {
+        switch metric {
+        case "acc_norm": return accNorm ?? acc
+        case "acc_bytes": return accBytes ?? acc
+        default: return acc
+        }
     }
 }
 
 /// The result of one `eval` run; its JSON is the contract other tools read:
-/// `{"model", "suite", "mode", "shots", "overall": {"acc", "acc_norm"?, "n"}, "macro_acc",
-///   "subjects": {"<name>": {"acc", "acc_norm"?, "n"}}}` (plus timing fields).
+/// `{"model", "suite", "mode", "shots", "overall": {"acc", "acc_norm"?, "acc_bytes"?, "n"}, "macro_acc",
+///   "subjects": {"<name>": {"acc", "acc_norm"?, "acc_bytes"?, "n"}}}` (plus timing fields).
 public struct EvalResult: Codable, Sendable, Equatable {
     public var model: String
     public var suite: String

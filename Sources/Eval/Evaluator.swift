@@ -33,7 +33,8 @@ public struct EvalOptions: Sendable {
 ///
 /// Continuation: context = BOS + tokens(question); each choice's tokens are those of
 /// `question + delimiter + choice`, encoded as one string, after the first |tokens(question)|;
-/// acc takes the highest Σ log p, acc_norm the highest Σ log p / UTF-8 bytes of the choice.
+/// acc takes the highest Σ log p, acc_norm the highest Σ log p / characters of the choice
+/// (`len(choice)` in lm-evaluation-harness: Unicode code points), acc_bytes the highest per UTF-8 byte.
 /// Letter: context = BOS + tokens(MMLU prompt ending "Answer:"); choices are " A", " B", … taken
 /// the same way; acc takes the most likely. Deterministic: no sampling anywhere.
 ///
@@ -101,8 +102,8 @@ public final class Evaluator {
         }
     }
 
-    /// Scores one item: whether the choice picked by acc (and by acc_norm) is the answer.
-    public func score(_ item: MultipleChoiceItem, examples: [MultipleChoiceItem], options: EvalOptions) throws -> (acc: Bool, accNorm: Bool?) {
+    /// Scores one item: whether the choice picked by acc (and by acc_norm and acc_bytes) is the answer.
+    public func score(_ item: MultipleChoiceItem, examples: [MultipleChoiceItem], options: EvalOptions) throws -> ItemScore {
         if let image = item.image { return try scoreWithImage(item, image: image, options: options) }
         switch options.mode {
         case .continuation:
@@ -111,23 +112,22 @@ public final class Evaluator {
             let context = tokenizer.encode(text)
             let conts = item.choices.map { continuation(of: context, text, item.delimiter + $0) }
             let ll = scorer.score(context: bos + context, continuations: conts)
-            let normalized = zip(ll, item.choices).map { $0 / Double(max(1, $1.utf8.count)) }
-            return (Self.argmax(ll) == item.answer, Self.argmax(normalized) == item.answer)
+            return ItemScore(logLikelihoods: ll, choices: item.choices, answer: item.answer)
         case .letter:
             let prompt = letterPrompt(item, examples: examples, shots: options.resolvedShots)
             let context = tokenizer.encode(prompt)
             let conts = item.choices.indices.map { continuation(of: context, prompt, " " + SuiteLoader.letters[$0]) }
             let ll = scorer.score(context: bos + context, continuations: conts)
-            return (Self.argmax(ll) == item.answer, nil)
+            return ItemScore(acc: Self.argmax(ll) == item.answer)
         }
     }
 
     /// An image question: the user turn holds `<image>` and the question (with lettered choices
     /// in letter mode); the choices continue the assistant's turn directly.
-    func scoreWithImage(_ item: MultipleChoiceItem, image: String, options: EvalOptions) throws -> (acc: Bool, accNorm: Bool?) {
+    func scoreWithImage(_ item: MultipleChoiceItem, image: String, options: EvalOptions) throws -> ItemScore {
         let (ll, labels) = try imageLogLikelihoods(item, image: image, mode: options.mode, moe: options.moe)
-        let normalized = zip(ll, labels).map { $0 / Double(max(1, $1.utf8.count)) }
-        return (Self.argmax(ll) == item.answer, options.mode == .continuation ? Self.argmax(normalized) == item.answer : nil)
+        return options.mode == .continuation ? ItemScore(logLikelihoods: ll, choices: labels, answer: item.answer)
+                                             : ItemScore(acc: Self.argmax(ll) == item.answer)
     }
 
     /// Σ log p(choice | image, question) per choice (per letter in letter mode), and the scored strings.
@@ -168,36 +168,26 @@ public final class Evaluator {
         let start = Date()
         let plan = suite.subjects.map { ($0.name, Array($0.items.prefix(options.limit ?? .max))) }
         let total = plan.reduce(0) { $0 + $1.1.count }
-        var done = 0, subjects: [String: Score] = [:]
-        var correct = 0, correctNorm = 0
-        var byLanguage: [String: (n: Int, c: Int, cn: Int)] = [:]
+        let continuation = options.mode == .continuation
+        var done = 0, subjects: [String: Score] = [:], overall = Tally(), byLanguage: [String: Tally] = [:]
         for (name, items) in plan {
-            var c = 0, cn = 0
+            var subject = Tally()
             for item in items {
-                let (acc, norm) = try score(item, examples: suite.examples[name] ?? [], options: options)
-                c += acc ? 1 : 0
-                cn += norm == true ? 1 : 0
-                if let lang = item.language {
-                    let old = byLanguage[lang] ?? (0, 0, 0)
-                    byLanguage[lang] = (old.n + 1, old.c + (acc ? 1 : 0), old.cn + (norm == true ? 1 : 0))
-                }
+                let verdict = try score(item, examples: suite.examples[name] ?? [], options: options)
+                subject.add(verdict)
+                overall.add(verdict)
+                if let lang = item.language { byLanguage[lang, default: Tally()].add(verdict) }
                 done += 1
                 progress(done, total)
             }
-            let n = max(items.count, 1)
-            subjects[name] = Score(acc: Double(c) / Double(n), accNorm: options.mode == .continuation ? Double(cn) / Double(n) : nil, n: items.count)
-            correct += c
-            correctNorm += cn
+            subjects[name] = subject.score(continuation: continuation)
         }
         let seconds = Date().timeIntervalSince(start)
-        let n = max(total, 1)
         return EvalResult(model: modelName, suite: suite.name, mode: options.mode, shots: options.resolvedShots,
-                          overall: Score(acc: Double(correct) / Double(n), accNorm: options.mode == .continuation ? Double(correctNorm) / Double(n) : nil, n: total),
+                          overall: overall.score(continuation: continuation),
                           macroAcc: subjects.keys.sorted().reduce(0) { $0 + subjects[$1]!.acc } / Double(max(subjects.count, 1)),  // in name order: deterministic
                           subjects: subjects,
-                          languages: byLanguage.isEmpty ? nil : byLanguage.mapValues { v in
-                              Score(acc: Double(v.c) / Double(v.n), accNorm: options.mode == .continuation ? Double(v.cn) / Double(v.n) : nil, n: v.n)
-                          },
+                          languages: byLanguage.isEmpty ? nil : byLanguage.mapValues { $0.score(continuation: continuation) },
                           seconds: seconds, questionsPerSecond: Double(total) / max(seconds, 1e-9))
     }
 

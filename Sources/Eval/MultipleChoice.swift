@@ -49,6 +49,6 @@ public struct MultipleChoiceSuite: Sendable {
 public enum ScoringMode: String, Codable, Sendable, CaseIterable {
     /// MMLU: a k-shot prompt ending in `Answer:`; the choice whose letter (" A", " B", ...) is most likely next.
     case letter
-    /// The log-likelihood of each choice's text after the question: `acc` (sum) and `acc_norm` (sum / UTF-8 bytes).
+    /// The log-likelihood of each choice's text after the question: `acc` (sum), `acc_norm` (sum / characters) and `acc_bytes` (sum / UTF-8 bytes).
     case continuation
 }

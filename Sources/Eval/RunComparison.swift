@@ -8,7 +8,7 @@ public struct RunComparison: Sendable {
         public let name: String
         public let seed: Int?
         public let seconds: Double?
-        /// Suite → (metric, initial, last) for the suite's metric, and acc too when the metric is acc_norm.
+        /// Suite → (metric, initial, last) for the suite's metric, and acc too when the metric is another.
         public let scores: [String: [(metric: String, initial: Double?, last: Double?)]]
         /// The task sequence's metrics (`continual.json`), when the run had one.
         public let continual: ContinualMetrics?
@@ -31,9 +31,9 @@ public struct RunComparison: Sendable {
             for (suite, entry) in bySuite.sorted(by: { $0.key < $1.key }) {
                 if !suites.contains(suite) { suites.append(suite) }
                 let metric = entry["metric"] as? String ?? "acc"
-                let metrics = metric == "acc_norm" ? ["acc", "acc_norm"] : [metric]
+                let metrics = metric == "acc" ? ["acc"] : ["acc", metric]
                 scores[suite] = metrics.map { m in
-                    let values = (entry[m] as? [Any] ?? []).map { $0 as? Double }
+                    let values = (entry[m == metric ? "values" : m] as? [Any] ?? []).map { $0 as? Double }
                     return (m, values.first ?? nil, values.last ?? nil)
                 }
             }

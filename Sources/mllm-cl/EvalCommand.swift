@@ -23,7 +23,7 @@ struct EvalCommand: ParsableCommand {
                 scored with the model's vision tower and accuracy per language and category), or an MMMB-style TSV \
                 (header: question, A, B, ... or options, answer, language, category, image_path). \
                 letter mode: the MMLU k-shot prompt, argmax over " A", " B", ...; \
-                continuation mode: log-likelihood of each choice after the question (acc and acc_norm).
+                continuation mode: log-likelihood of each choice after the question (acc, acc_norm per character as lm-evaluation-harness, acc_bytes per UTF-8 byte).
                 """
         )
 

@@ -6,18 +6,10 @@ import Tokenizer
 /// `tokenizer.json` byte-level BPE against the `tokenizers` library itself
 /// (scripts/fixtures/make_hf_fixtures.py: a BPE trained as Qwen2's is built).
 struct ByteLevelBPETests {
-    struct Case: Decodable {
-        let text: String
-        let ids: [Int32]
-        let withSpecialTokens: [Int32]
-        let decoded: String
-        enum CodingKeys: String, CodingKey { case text, ids, withSpecialTokens = "with_special_tokens", decoded }
-    }
-
     struct Cut: Decodable { let ids: [Int32]; let decoded: String }
 
     struct Fixture: Decodable {
-        let cases: [Case]
+        let cases: [TokenizerCase]
         let cut: [Cut]
         let vocabularySize: Int
         enum CodingKeys: String, CodingKey { case cases, cut, vocabularySize = "vocabulary_size" }

@@ -88,7 +88,7 @@ struct DataTests {
 
     @Test func packingAndBatchingAreDeterministic() throws {
         let path = write("docs.jsonl", (0..<40).map { "{\"text\": \"Rubok lives in Velora number \($0).\"}" }.joined(separator: "\n"))
-        let d = try StageDataset(sources: [DataSource(path: path)], baseDirectory: dir, tokenizer: tokenizer, format: ChatFormat(.chatml),
+        let d = try StageDataset(sources: [DataSource(path: path)], baseDirectory: dir, tokenizer: tokenizer, template: .chatml,
                                  system: nil, sequenceLength: 16, skipBadSamples: false)
         #expect(d.sources[0].allSatisfy { $0.tokens.count <= 17 })
         // Chunks overlap by one token, so every stream token but the first is a target exactly once.
@@ -117,7 +117,7 @@ struct DataTests {
         let a = write("a.jsonl", (0..<10).map { "{\"text\": \"a\($0)\"}" }.joined(separator: "\n"))
         let b = write("b.jsonl", (0..<10).map { "{\"text\": \"b\($0)\"}" }.joined(separator: "\n"))
         let sources = [DataSource(path: a, weight: 2), DataSource(path: b, weight: 0.5)]
-        let d = try StageDataset(sources: sources, baseDirectory: dir, tokenizer: tokenizer, format: ChatFormat(.chatml),
+        let d = try StageDataset(sources: sources, baseDirectory: dir, tokenizer: tokenizer, template: .chatml,
                                  system: nil, sequenceLength: 4, skipBadSamples: false)
         #expect(d.samplesPerEpoch == Int((2 * Double(d.sources[0].count)).rounded()) + Int((0.5 * Double(d.sources[1].count)).rounded()))
     }

@@ -7,16 +7,8 @@ import Tokenizer
 /// `LlamaTokenizer` itself (scripts/fixtures/make_hf_fixtures.py: a BPE model trained as
 /// LLaMA-2's, saved with `save_pretrained`).
 struct LlamaTokenizerTests {
-    struct Case: Decodable {
-        let text: String
-        let ids: [Int32]
-        let withSpecialTokens: [Int32]
-        let decoded: String
-        enum CodingKeys: String, CodingKey { case text, ids, withSpecialTokens = "with_special_tokens", decoded }
-    }
-
     struct Fixture: Decodable {
-        let cases: [Case]
+        let cases: [TokenizerCase]
         let vocabularySize: Int
         enum CodingKeys: String, CodingKey { case cases, vocabularySize = "vocabulary_size" }
     }

@@ -29,7 +29,7 @@ struct MultimodalDataTests {
     func dataset(_ json: String, skipBad: Bool = false, folder: String? = nil) throws -> StageDataset {
         var source = DataSource(path: write("mm.json", json))
         source.imageFolder = folder
-        return try StageDataset(sources: [source], baseDirectory: dir, tokenizer: tokenizer, format: ChatFormat(.chatml), system: nil,
+        return try StageDataset(sources: [source], baseDirectory: dir, tokenizer: tokenizer, template: .chatml, system: nil,
                                 sequenceLength: 64, skipBadSamples: skipBad, vision: vision())
     }
 

@@ -34,6 +34,17 @@ struct ScoringTests {
     }
 
     /// Sharing the prefix's KV cache across a batch of continuations changes nothing.
+    /// acc_norm divides by characters (Unicode code points, lm-evaluation-harness's `len`), acc_bytes
+    /// by UTF-8 bytes: for Chinese against Latin choices they pick differently.
+    @Test func accNormCountsCharactersAccBytesBytes() {
+        // "日本": 2 characters, 6 bytes; "abc": 3 and 3. Per character -3 vs -1.33; per byte -1 vs -1.33.
+        let s = ItemScore(logLikelihoods: [-6, -4], choices: ["日本", "abc"], answer: 0)
+        #expect(s.acc == false && s.accNorm == false && s.accBytes == true)
+        let t = ItemScore(logLikelihoods: [-6, -4], choices: ["日本", "abc"], answer: 1)
+        #expect(t.acc && t.accNorm == true && t.accBytes == false)
+        #expect(Score(acc: 0.5, accNorm: 0.25, accBytes: 0.75, n: 4).value(of: "acc_bytes") == 0.75)
+    }
+
     @Test func sharedPrefixEqualsNaiveScoring() {
         let d = model()
         let scorer = LogLikelihood(decoder: d)

@@ -70,6 +70,17 @@ struct HuggingFaceBadInputTests {
         let loaded = try LoadedModel(directory: dir)
         let g = message { _ = try Generator.complete(loaded, prompt: .chat("hi", .auto), maxNewTokens: 2, options: SamplingOptions()) { _ in } }
         #expect(g == m)
+        // Training data: documents alone need no template; a conversation needs one.
+        try Data("{\"text\": \"Rubok lives in Velora.\"}\n".utf8).write(to: URL(fileURLWithPath: dir + "/docs.jsonl"))
+        try Data(#"[{"id": "1", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}]"#.utf8)
+            .write(to: URL(fileURLWithPath: dir + "/chat.json"))
+        func dataset(_ file: String, _ template: ChatTemplate?) throws -> StageDataset {
+            try StageDataset(sources: [DataSource(path: file)], baseDirectory: dir, tokenizer: tokenizer, template: template, system: nil,
+                             sequenceLength: 32, skipBadSamples: false)
+        }
+        #expect(try dataset("docs.jsonl", nil).sources[0].count == 1)
+        #expect(message { _ = try dataset("chat.json", nil) } == m)
+        #expect(try dataset("chat.json", .chatml).sources[0].count == 1)
     }
 
     /// A tokenizer with ids beyond `vocab_size` (added tokens the embedding lacks) names both numbers.

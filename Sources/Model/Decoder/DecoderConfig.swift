@@ -156,7 +156,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
             throw fail("'\(key)' must be positive, got \(value)")
         }
         guard ["llama", "qwen2", "mistral"].contains(modelType) else {
-            throw fail("'model_type' \"\(modelType)\" is not a decoder this project runs (llama, qwen2)")
+            throw fail("'model_type' \"\(modelType)\" is not a decoder this project runs (llama, qwen2, mistral)")
         }
         guard headDim != nil || hiddenSize % numAttentionHeads == 0 else {
             throw fail("'hidden_size' \(hiddenSize) is not divisible by 'num_attention_heads' \(numAttentionHeads)")
@@ -176,27 +176,9 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
 
     /// Reads and validates `config.json`: every key honoured or refused (`DecoderConfigKeys`).
     public static func load(path: String) throws -> DecoderConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError("\(path): file not found")
-        }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError("\(path): not a JSON object")
-        }
+        let (data, object) = try ConfigFile.read(path)
         try DecoderConfigKeys.check(object, file: path)
-        let config: DecoderConfig
-        do {
-            config = try JSONDecoder().decode(DecoderConfig.self, from: data)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw ModelError("\(path): missing required key '\(key.stringValue)'")
-        } catch let DecodingError.typeMismatch(type, context) {
-            throw ModelError("\(path): '\(context.codingPath.map(\.stringValue).joined(separator: "."))' should be \(type)")
-        } catch let DecodingError.valueNotFound(type, context) {
-            throw ModelError("\(path): '\(context.codingPath.map(\.stringValue).joined(separator: "."))' is null, expected \(type)")
-        } catch let error as ModelError {
-            throw ModelError("\(path): \(error.description)")
-        } catch {
-            throw ModelError("\(path): not valid JSON (\(error.localizedDescription))")
-        }
+        let config = try ConfigFile.decode(DecoderConfig.self, from: data, path: path, what: "valid JSON")
         try config.validate(file: path)
         return config
     }

@@ -93,17 +93,9 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
     /// Reads and validates a multimodal `config.json`; its `text_config` keys are held to the
     /// decoder's policy (`DecoderConfigKeys`). Errors name the file and the key.
     public static func load(path: String) throws -> MultimodalConfig {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError("\(path): file not found") }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw ModelError("\(path): not a JSON object") }
+        let (data, object) = try ConfigFile.read(path)
         if let text = object["text_config"] as? [String: Any] { try DecoderConfigKeys.check(text, file: path + " (text_config)") }
-        let config: MultimodalConfig
-        do { config = try JSONDecoder().decode(MultimodalConfig.self, from: data) } catch let DecodingError.keyNotFound(key, context) {
-            throw ModelError("\(path): missing required key '\((context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))'")
-        } catch let error as ModelError {
-            throw ModelError("\(path): \(error.description)")
-        } catch {
-            throw ModelError("\(path): not a multimodal config (\(error))")
-        }
+        let config = try ConfigFile.decode(MultimodalConfig.self, from: data, path: path, what: "a multimodal config")
         try config.validate(file: path)
         return config
     }

@@ -14,12 +14,12 @@ extension StageEvaluation {
         var details = ""
         for spec in specs {
             let results = points.map { try? EvalResult.load(resultPath($0, spec.name)) }
-            let values = results.map { r in r.map { spec.metric == "acc_norm" ? ($0.overall.accNorm ?? $0.overall.acc) : $0.overall.acc } }
+            let values = results.map { r in r.map { $0.overall.value(of: spec.metric) } }
             let done = values.compactMap { $0 }
             let lastIndex = values.lastIndex { $0 != nil }
             let previousIndex = lastIndex.flatMap { i in values[..<i].lastIndex { $0 != nil } }
             var s = SuiteSummary(metric: spec.metric, values: values, acc: results.map { $0?.overall.acc },
-                                 accNorm: results.map { $0?.overall.accNorm }, forgetting: nil, lastDelta: nil, lastTransition: nil)
+                                 accNorm: results.map { $0?.overall.accNorm }, accBytes: results.map { $0?.overall.accBytes }, forgetting: nil, lastDelta: nil, lastTransition: nil)
             if done.count >= 2, let last = done.last {
                 s.forgetting = done.dropLast().max()! - last
                 s.lastDelta = last - done[done.count - 2]

@@ -14,6 +14,7 @@ final class StageEvaluation {
         var values: [Double?]
         var acc: [Double?]
         var accNorm: [Double?]
+        var accBytes: [Double?]
         /// Best value before the last evaluation minus the last value (positive = forgotten).
         var forgetting: Double?
         /// Last value minus the one before it.
@@ -22,7 +23,7 @@ final class StageEvaluation {
         var lastTransition: ForgettingReport?
 
         enum CodingKeys: String, CodingKey {
-            case metric, values, acc, accNorm = "acc_norm", forgetting, lastDelta = "last_delta", lastTransition = "last_transition"
+            case metric, values, acc, accNorm = "acc_norm", accBytes = "acc_bytes", forgetting, lastDelta = "last_delta", lastTransition = "last_transition"
         }
     }
 
@@ -72,7 +73,7 @@ final class StageEvaluation {
             defer { routing += evaluator.routing }
             let result = try evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit, moe: moe), modelName: point)
             try AtomicFile.write(result.json(), to: resultPath(point, spec.name))
-            let value = spec.metric == "acc_norm" ? (result.overall.accNorm ?? result.overall.acc) : result.overall.acc
+            let value = result.overall.value(of: spec.metric)
             line.append("\(spec.name) \(spec.metric) \(String(format: "%.4f", value))")
         }
         log("eval after \(point == Self.initial ? "nothing (initial model)" : "stage '\(point)'"): " + line.joined(separator: ", "))

@@ -37,7 +37,7 @@ public struct EvalSuiteSpec: Codable, Sendable, Equatable {
     public var shots: Int?
     public var split: String
     public var limit: Int?
-    /// The metric charted and compared: `acc` or `acc_norm` (continuation mode only).
+    /// The metric charted and compared: `acc`, or `acc_norm` / `acc_bytes` (continuation mode only).
     public var metric: String
     /// How image questions are framed: the template the model was instructed with (default chatml).
     public var template: ChatTemplate

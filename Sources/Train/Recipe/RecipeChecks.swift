@@ -76,8 +76,8 @@ struct RecipeChecks {
         for (i, suite) in suites.enumerated() {
             let p = ["eval", "suites", String(i)]
             try at.requireFile(suite.path, at: p + ["path"], "'eval.suites[\(i)].path': suite not found: \(suite.path)")
-            guard suite.metric == "acc" || (suite.metric == "acc_norm" && suite.mode == .continuation) else {
-                throw at.error(p + ["metric"], "'metric' must be acc, or acc_norm in continuation mode")
+            guard suite.metric == "acc" || (["acc_norm", "acc_bytes"].contains(suite.metric) && suite.mode == .continuation) else {
+                throw at.error(p + ["metric"], "'metric' must be acc, or acc_norm or acc_bytes in continuation mode")
             }
         }
         if Set(suites.map(\.name)).count != suites.count { throw at.error(["eval", "suites"], "suite names must differ") }

@@ -16,8 +16,7 @@ struct DatasetBuilder {
 
     /// `sources`, rendered with `template` (nil: the model's chat template, else ChatML) and `system`.
     func dataset(_ sources: [DataSource], template: ChatTemplate?, system: String? = nil, skipBadSamples: Bool = false) throws -> StageDataset {
-        try StageDataset(sources: sources, baseDirectory: baseDirectory, tokenizer: tokenizer,
-                         format: try ChatFormat.resolve(template, tokenizer: tokenizer), system: system,
+        try StageDataset(sources: sources, baseDirectory: baseDirectory, tokenizer: tokenizer, template: template, system: system,
                          sequenceLength: sequenceLength, skipBadSamples: skipBadSamples, vision: vision)
     }
 
