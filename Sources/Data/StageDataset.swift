@@ -113,7 +113,7 @@ private struct SampleBuilder {
 
     /// A text document's tokens for the stream: BOS, the text, EOS.
     func document(_ text: String) -> [Int32] {
-        (tokenizer.bosID.map { [$0] } ?? []) + tokenizer.encode(text) + (tokenizer.eosID.map { [$0] } ?? [])
+        tokenizer.bosPrefix + tokenizer.encode(text) + (tokenizer.eosID.map { [$0] } ?? [])
     }
 
     /// A conversation as one sample, or nil when it supervises nothing (after truncation) or its

@@ -58,7 +58,7 @@ public final class Evaluator {
         self.tokenizer = tokenizer
         multimodal = nil
         scorer = LogLikelihood(decoder: decoder, truncation: truncation)
-        bos = tokenizer.bosID.map { [$0] } ?? []
+        bos = tokenizer.bosPrefix
     }
 
     /// The model in `directory` (the shared loader: weights and tokenizer); with
@@ -81,7 +81,7 @@ public final class Evaluator {
         self.tokenizer = tokenizer
         multimodal = model
         scorer = LogLikelihood(decoder: model.decoder, truncation: truncation)
-        bos = tokenizer.bosID.map { [$0] } ?? []
+        bos = tokenizer.bosPrefix
     }
 
     /// The continuation tokens of `context + text`, after the context's own tokens.

@@ -39,10 +39,10 @@ public final class BatchGenerator {
         return try template?.generationPrompt(prompt) ?? prompt
     }
 
-    /// Each request's ids: BOS (unless the template writes it), the framed prompt, and (with an
+    /// Each request's ids: the template's prefix (``ChatFormat/promptPrefix(_:)``; raw text: BOS), the framed prompt, and (with an
     /// image) each `<image>` expanded into the tower's visual-token slots.
     func promptTokens(_ requests: [InferRequest]) throws -> [[Int32]] {
-        let bos = template?.writesBOS == true ? [] : tokenizer.bosID.map { [$0] } ?? []
+        let bos = template?.promptPrefix(tokenizer) ?? tokenizer.bosPrefix
         return try requests.map { r in
             let ids = tokenizer.encode(try frame(r))
             guard r.image != nil, let m = model.multimodal else { return bos + ids }

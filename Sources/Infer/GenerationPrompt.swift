@@ -12,11 +12,21 @@ public enum GenerationPrompt: Sendable {
     /// One user message in a chat template, with the opening of the assistant's reply.
     case chat(String, PromptFraming)
 
+    /// `--prompt-ids`: comma-separated token ids ("1, 2,3"); anything else is an error quoting it.
+    public static func ids(parsing text: String) throws -> [Int32] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let ids = parts.compactMap { Int32($0) }
+        guard ids.count == parts.count, ids.allSatisfy({ $0 >= 0 }) else {
+            throw InferError("--prompt-ids must be comma-separated token ids (got '\(text)')")
+        }
+        return ids
+    }
+
     /// The prompt's ids for `tokenizer`; an empty prompt is an error (there is nothing to continue).
     public func ids(_ tokenizer: any TextTokenizer) throws -> [Int32] {
         let ids: [Int32]
         switch self {
-        case .text(let text): ids = (tokenizer.bosID.map { [$0] } ?? []) + tokenizer.encode(text)
+        case .text(let text): ids = tokenizer.bosPrefix + tokenizer.encode(text)
         case .ids(let given): ids = given
         case .chat(let message, let framing):
             guard let format = try framing.format(for: tokenizer) else { throw InferError("--chat needs a chat template (not --template none)") }

@@ -15,6 +15,11 @@ public struct Generation: Sendable, Equatable {
     public var finishReason: FinishReason
     /// The new ids without the stop token (what the text is made of).
     public var content: [Int32] { finishReason == .stop ? Array(tokens.dropLast()) : tokens }
+
+    public init(tokens: [Int32], finishReason: FinishReason) {
+        self.tokens = tokens
+        self.finishReason = finishReason
+    }
 }
 
 /// Autoregressive generation with a KV cache.

@@ -39,4 +39,11 @@ public protocol TextTokenizer: AnyObject, Sendable {
 extension TextTokenizer {
     /// The id batches are padded with: the pad token, else EOS, else 0.
     public var paddingID: Int32 { padID ?? eosID ?? 0 }
+
+    /// What a sequence starts with: `[bosID]`, or nothing for tokenizers that prepend none.
+    public var bosPrefix: [Int32] { bosID.map { [$0] } ?? [] }
+
+    /// Whether the tokenizer came with a Hugging Face `tokenizer_config.json` (then prompts follow
+    /// transformers' rules, as `apply_chat_template` adding no special tokens of its own).
+    public var isHuggingFace: Bool { configuration.configPath != nil }
 }

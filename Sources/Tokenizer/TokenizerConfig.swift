@@ -68,9 +68,14 @@ public struct TokenizerConfig: @unchecked Sendable {
         }
         addBOSToken = configJSON?["add_bos_token"] as? Bool
         switch configJSON?["chat_template"] {
+        case nil, is NSNull: chatTemplate = nil
         case let s as String: chatTemplate = s
-        case let list as [[String: Any]]: chatTemplate = list.first { $0["name"] as? String == "default" }?["template"] as? String
-        default: chatTemplate = nil
+        case let list as [[String: Any]]:
+            guard let entry = list.first(where: { $0["name"] as? String == "default" })?["template"] as? String else {
+                throw TokenizerError("\(configFile): 'chat_template' is a list without a 'default' template")
+            }
+            chatTemplate = entry
+        default: throw TokenizerError("\(configFile): 'chat_template' should be a string or a list of {name, template}")
         }
         if chatTemplate != nil {
             chatTemplatePath = configFile

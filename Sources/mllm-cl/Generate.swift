@@ -63,14 +63,12 @@ struct Generate: ParsableCommand {
     func promptInput() throws -> GenerationPrompt {
         if let promptIDs {
             guard prompt.isEmpty, !chat else { throw ValidationError("--prompt-ids goes alone (not with --prompt or --chat)") }
-            let parts = promptIDs.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            let ids = parts.compactMap { Int32($0) }
-            guard ids.count == parts.count, ids.allSatisfy({ $0 >= 0 }) else {
-                throw ValidationError("--prompt-ids must be comma-separated token ids (got '\(promptIDs)')")
-            }
-            return .ids(ids)
+            return .ids(try GenerationPrompt.ids(parsing: promptIDs))
         }
-        guard chat else { return .text(prompt) }
+        guard chat else {
+            guard template == "auto" else { throw ValidationError("--template applies to --chat prompts only") }
+            return .text(prompt)
+        }
         guard let framing = PromptFraming(name: template), framing != .none else {
             throw ValidationError("--template must be one of auto, \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -16,30 +16,44 @@ struct ByteLevelBPETests {
     }
 
     static let directory = TestPaths.fixture("hf/qwen2-tiny")
-    static let fixture: Fixture = try! JSONDecoder().decode(Fixture.self, from: Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("hf/tokenizer_cases.json"))))
+
+    /// The three layouts: Qwen2's (NFC, its Split regex), LLaMA-3's (digits in threes,
+    /// ignore_merges, BOS from the post-processor), SmolLM's (Digits, then ByteLevel's GPT-2 regex).
+    static let layouts = [("qwen2-tiny", "tokenizer_cases.json"), ("llama3-tiny", "llama3_tokenizer_cases.json"),
+                          ("smollm-tokenizer", "smollm_tokenizer_cases.json")]
+
+    static func fixture(_ file: String) throws -> Fixture {
+        try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("hf/" + file))))
+    }
 
     func tokenizer() throws -> any TextTokenizer { try TokenizerFiles.load(directory: Self.directory) }
 
     /// Every string (ASCII, accents and decomposed accents, CJK, Arabic, Cyrillic, Devanagari,
-    /// emoji with modifiers and ZWJ, runs of spaces and newlines, \v, NEL, digits, contractions,
-    /// special tokens inline) encodes to the ids `tokenizers` gives, and `tokenizer(text)` adds nothing (no BOS).
-    @Test func encodingEqualsTokenizers() throws {
-        let t = try tokenizer()
-        #expect(t is ByteLevelBPETokenizer && Self.fixture.cases.count >= 40)
-        for c in Self.fixture.cases {
-            #expect(t.encode(c.text) == c.ids, "\(c.text.debugDescription)")
-            #expect((t.bosID.map { [$0] } ?? []) + t.encode(c.text) == c.withSpecialTokens, "\(c.text.debugDescription)")
+    /// emoji with modifiers and ZWJ, runs of spaces and newlines, \v, NEL, digits and other
+    /// numerals, contractions, special tokens inline) encodes to the ids `tokenizers` gives, and
+    /// `tokenizer(text)` prepends what it prepends (LLaMA-3's BOS; nothing for Qwen2 and SmolLM).
+    @Test(arguments: layouts) func encodingEqualsTokenizers(directory: String, cases: String) throws {
+        let t = try TokenizerFiles.load(directory: TestPaths.fixture("hf/" + directory)), fixture = try Self.fixture(cases)
+        #expect(t is ByteLevelBPETokenizer && fixture.cases.count >= 40)
+        for c in fixture.cases {
+            #expect(t.encode(c.text) == c.ids, "\(directory): \(c.text.debugDescription)")
+            #expect(t.bosPrefix + t.encode(c.text) == c.withSpecialTokens, "\(directory): \(c.text.debugDescription)")
         }
-        #expect(t.vocabularySize == Self.fixture.vocabularySize && t.bosID == nil)
-        #expect(t.eosID == t.id(of: "<|im_end|>") && t.padID == t.id(of: "<|endoftext|>"))
+        #expect(t.vocabularySize == fixture.vocabularySize)
+        #expect((t.bosID == nil) == (directory != "llama3-tiny"))
+    }
+
+    @Test func specialTokensComeFromTheConfig() throws {
+        let t = try tokenizer()
+        #expect(t.eosID == t.id(of: "<|im_end|>") && t.padID == t.id(of: "<|endoftext|>") && t.bosID == nil)
     }
 
     /// Decoding equals `tokenizers`', byte sequences cut inside a character included (U+FFFD as Python's errors="replace").
-    @Test func decodingEqualsTokenizers() throws {
-        let t = try tokenizer()
-        for c in Self.fixture.cases { #expect(t.decode(c.ids) == c.decoded, "\(c.text.debugDescription)") }
-        #expect(!Self.fixture.cut.isEmpty)
-        for c in Self.fixture.cut { #expect(t.decode(c.ids) == c.decoded, "\(c.ids)") }
+    @Test(arguments: layouts) func decodingEqualsTokenizers(directory: String, cases: String) throws {
+        let t = try TokenizerFiles.load(directory: TestPaths.fixture("hf/" + directory)), fixture = try Self.fixture(cases)
+        for c in fixture.cases { #expect(t.decode(c.ids) == c.decoded, "\(directory): \(c.text.debugDescription)") }
+        #expect(!fixture.cut.isEmpty)
+        for c in fixture.cut { #expect(t.decode(c.ids) == c.decoded, "\(directory): \(c.ids)") }
     }
 
     /// Offsets: each token's byte range lies in the text, in order, and a token's bytes are the text's

@@ -83,6 +83,49 @@ struct HuggingFaceBadInputTests {
         #expect(try dataset("chat.json", .chatml).sources[0].count == 1)
     }
 
+    /// Ids that are no token ids (beyond Int32, negative) and an EOS the vocabulary lacks are errors, not crashes.
+    @Test func impossibleIds() throws {
+        for id in [4_294_967_296, -5] {
+            let dir = try copy()
+            try edit(dir + "/tokenizer.json") { j in
+                j["added_tokens"] = (j["added_tokens"] as! [[String: Any]]) + [["id": id, "content": "<x>", "special": true]]
+            }
+            let m = loadError(dir)
+            #expect(m.contains("tokenizer.json: 'added_tokens[3].id' is \(id), not a token id"), "\(m)")
+        }
+        let g = try copy()
+        try edit(g + "/generation_config.json") { $0["eos_token_id"] = [2, 4_294_967_296] }
+        #expect(loadError(g).contains("generation_config.json: 'eos_token_id' should be a token id or a list of ids"))
+        let c = try copy()
+        try edit(c + "/config.json") { $0["eos_token_id"] = -1 }
+        #expect(loadError(c).contains("config.json: 'eos_token_id' -1 is not a token id"), "\(loadError(c))")
+        let e = try copy()
+        try edit(e + "/tokenizer_config.json") { $0["eos_token"] = "<|no_such_token|>" }
+        #expect(loadError(e).contains("tokenizer_config.json: 'eos_token' is '<|no_such_token|>'"), "\(loadError(e))")
+    }
+
+    /// A Hugging Face directory without a chat template (a base model) needs `template:`, as
+    /// transformers refuses apply_chat_template; Qwen3-style `<think>` templates are not rendered
+    /// as plain ChatML; a template list without a default is an error.
+    @Test func chatTemplatesThatAreMissingOrUnsupported() throws {
+        let none = try copy()
+        try edit(none + "/tokenizer_config.json") { $0["chat_template"] = nil }
+        try? FileManager.default.removeItem(atPath: none + "/chat_template.jinja")
+        let tokenizer = try TokenizerFiles.load(directory: none)
+        let m = message { _ = try ChatFormat.resolve(nil, tokenizer: tokenizer) }
+        #expect(m.contains("tokenizer_config.json: no chat_template") && m.contains("template:"), "\(m)")
+        #expect(try ChatFormat.resolve(.chatml, tokenizer: tokenizer).template == .chatml)
+        let think = try copy()
+        try edit(think + "/tokenizer_config.json") {
+            $0["chat_template"] = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['role'] == 'assistant' %}<think>\n\n</think>\n\n{% endif %}{{ m['content'] }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n"
+        }
+        let t = message { _ = try ChatFormat.resolve(nil, tokenizer: try TokenizerFiles.load(directory: think)) }
+        #expect(t.contains("chat_template is not one mllm-cl renders"), "\(t)")
+        let list = try copy()
+        try edit(list + "/tokenizer_config.json") { $0["chat_template"] = [["name": "tool_use", "template": "x"]] }
+        #expect(message { _ = try TokenizerFiles.load(directory: list) }.contains("'chat_template' is a list without a 'default' template"))
+    }
+
     /// A tokenizer with ids beyond `vocab_size` (added tokens the embedding lacks) names both numbers.
     @Test func vocabularyLargerThanTheModels() throws {
         let dir = try copy()
@@ -121,7 +164,8 @@ struct HuggingFaceBadInputTests {
         for (fixture, key, value, expected) in [("qwen2-tiny", "rope_scaling", ["rope_type": "yarn", "factor": 4.0] as Any, "'yarn'"),
                                                 ("llama3-tiny", "sliding_window", 16 as Any, "'sliding_window' is 16"),
                                                 ("qwen2-tiny", "use_sliding_window", true as Any, "'use_sliding_window' is true"),
-                                                ("qwen2-tiny", "moe_experts", 8 as Any, "'moe_experts' is not a key")] {
+                                                ("qwen2-tiny", "moe_experts", 8 as Any, "'moe_experts' is not a key"),
+                                                ("llama3-tiny", "rope_interleaved", true as Any, "'rope_interleaved' is true")] {
             let dir = try copy(fixture)
             try edit(dir + "/config.json") { $0[key] = value }
             let m = loadError(dir)
@@ -130,5 +174,9 @@ struct HuggingFaceBadInputTests {
         let qwen = try copy()
         try edit(qwen + "/config.json") { $0["sliding_window"] = 16; $0["use_sliding_window"] = false }
         #expect(loadError(qwen) == "no error")
+        // SmolLM's nanotron keys: rotate-half RoPE (rope_interleaved false) and a metadata marker load.
+        let smol = try copy("llama3-tiny")
+        try edit(smol + "/config.json") { $0["rope_interleaved"] = false; $0["is_llama_config"] = true }
+        #expect(loadError(smol) == "no error")
     }
 }

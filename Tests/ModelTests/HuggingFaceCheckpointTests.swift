@@ -28,7 +28,11 @@ struct HuggingFaceCheckpointTests {
     struct ChatCase: Decodable { let template: String; let messages: [Message]; let prompt: String }
     struct ChatFixture: Decodable { let templates: [String: String]; let cases: [ChatCase] }
     struct LlamaChat: Decodable { let messages: [Message]; let ids: [Int32] }
-    struct LlamaChats: Decodable { let chats: [LlamaChat] }
+    struct LlamaChats: Decodable {
+        let chats: [LlamaChat]
+        let vicunaChats: [LlamaChat]
+        enum CodingKeys: String, CodingKey { case chats, vicunaChats = "vicuna_chats" }
+    }
 
     static func load<T: Decodable>(_ name: String) -> T {
         try! JSONDecoder().decode(T.self, from: Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("hf/" + name))))
@@ -69,15 +73,21 @@ struct HuggingFaceCheckpointTests {
     /// from its Jinja text (Qwen2's default system prompt included).
     @Test func chatTemplatesRenderAsTransformers() throws {
         let fixture: ChatFixture = Self.load("chat_cases.json")
-        let tokenizer = try TokenizerFiles.load(directory: TestPaths.fixture("hf/llama-tiny"))
+        // ChatML's markers are single ids in the Qwen2 tokenizer, <s> and </s> in the LLaMA one.
+        let qwen = try TokenizerFiles.load(directory: TestPaths.fixture("hf/qwen2-tiny"))
+        let llama = try TokenizerFiles.load(directory: TestPaths.fixture("hf/llama-tiny"))
         #expect(Set(fixture.cases.map(\.template)) == ["qwen2", "chatml", "llama2", "vicuna"])
         for c in fixture.cases {
+            let tokenizer = ["qwen2", "chatml"].contains(c.template) ? qwen : llama
             let format = try ChatFormat.recognizing(fixture.templates[c.template]!, file: "tokenizer_config.json", tokenizer: tokenizer)
             #expect(try format.generationPrompt(Self.turns(c.messages)) == c.prompt, "\(c.template): \(c.messages.map(\.content))")
         }
-        let qwen2 = try ChatFormat.recognizing(fixture.templates["qwen2"]!, file: "f", tokenizer: tokenizer)
+        let qwen2 = try ChatFormat.recognizing(fixture.templates["qwen2"]!, file: "f", tokenizer: qwen)
         #expect(qwen2.template == .chatml && qwen2.defaultSystem == "You are a helpful assistant.")
-        #expect(try ChatFormat.recognizing(fixture.templates["chatml"]!, file: "f", tokenizer: tokenizer).defaultSystem == nil)
+        #expect(try ChatFormat.recognizing(fixture.templates["chatml"]!, file: "f", tokenizer: qwen).defaultSystem == nil)
+        // ChatML needs its markers as single ids: on the LLaMA tokenizer it is an error, not a silent split.
+        let m = message { _ = try ChatFormat.recognizing(fixture.templates["chatml"]!, file: "f", tokenizer: llama) }
+        #expect(m.contains("'<|im_start|>', which this tokenizer does not encode as one id"), "\(m)")
     }
 
     /// LLaMA-2 chat ids equal `apply_chat_template(tokenize=True)`: BOS from the template text, no second one.
@@ -87,6 +97,11 @@ struct HuggingFaceCheckpointTests {
         let format = try ChatFormat.resolve(nil, tokenizer: tokenizer)
         #expect(format.template == .llama2 && !fixture.chats.isEmpty)
         for c in fixture.chats { #expect(try format.promptIDs(Self.turns(c.messages), tokenizer: tokenizer) == c.ids) }
+        // Vicuna's template on the same tokenizer: no BOS, as apply_chat_template adds no special tokens.
+        let templates: ChatFixture = Self.load("chat_cases.json")
+        let vicuna = try ChatFormat.recognizing(templates.templates["vicuna"]!, file: "f", tokenizer: tokenizer)
+        #expect(vicuna.template == .vicuna && !fixture.vicunaChats.isEmpty)
+        for c in fixture.vicunaChats { #expect(try vicuna.promptIDs(Self.turns(c.messages), tokenizer: tokenizer) == c.ids) }
         #expect(message { _ = try format.render([Turn(.human, "a"), Turn(.human, "b")]) }.contains("must alternate"))
     }
 
@@ -95,9 +110,11 @@ struct HuggingFaceCheckpointTests {
     @Test func logitsEqualTransformers() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("hf/logits_cases.json")))
         let cases = try JSONSerialization.jsonObject(with: data) as! [String: Any]
-        let ids = (cases["ids"] as! [Int]).map(Int32.init)
         for name in ["qwen2-tiny", "qwen2-tiny-sharded", "qwen2-tiny-bf16", "llama3-tiny"] {
-            let expected = (cases[name] as! [Double]).map(Float.init)
+            let entry = cases[name] as! [String: Any]
+            let ids = (entry["ids"] as! [Int]).map(Int32.init), expected = (entry["logits"] as! [Double]).map(Float.init)
+            let tokenizer = try TokenizerFiles.load(directory: TestPaths.fixture("hf/" + name))
+            #expect(tokenizer.bosPrefix + tokenizer.encode(cases["text"] as! String) == ids, "\(name): the prompt's ids")
             let decoder = try ModelDirectory.loadDecoder(TestPaths.fixture("hf/" + name))
             let cache = decoder.makeCache(batch: 1, capacity: ids.count)
             let logits = decoder.forward(newTokens: ids, cache: cache)
@@ -126,5 +143,27 @@ struct HuggingFaceCheckpointTests {
         try FileManager.default.removeItem(atPath: dir + "/" + files[1])
         let m = message { _ = try ModelDirectory.loadDecoder(dir) }
         #expect(m.contains(files[1]) && m.contains("model.safetensors.index.json"), "\(m)")
+    }
+}
+
+/// `generate`'s inputs and its `--json` record.
+struct GenerationRecordTests {
+    @Test func promptIdsParse() throws {
+        #expect(try GenerationPrompt.ids(parsing: "1, 2,3") == [1, 2, 3])
+        for bad in ["1,x", "", "1,,2", "-1", "99999999999"] {
+            #expect(throws: InferError.self, "\(bad)") { _ = try GenerationPrompt.ids(parsing: bad) }
+        }
+    }
+
+    /// `{"prompt_ids", "generated_ids", "text", "finish_reason"}`, the stop token kept in the ids
+    /// (as transformers' generate returns it) and left out of the text.
+    @Test func recordAsTransformersReturnsIt() throws {
+        let model = try LoadedModel(directory: TestPaths.fixture("hf/qwen2-tiny"))
+        let record = try Generator.complete(model, prompt: .ids([670, 516, 511]), maxNewTokens: 3, options: SamplingOptions()) { _ in }
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as! [String: Any]
+        #expect(Set(json.keys) == ["prompt_ids", "generated_ids", "text", "finish_reason"])
+        #expect(json["prompt_ids"] as? [Int] == [670, 516, 511] && json["finish_reason"] as? String == "length")
+        let stop = Generation(tokens: [5, 7, 2], finishReason: .stop)
+        #expect(stop.content == [5, 7] && GenerationRecord(promptIDs: [1], generation: stop, text: "x").generatedIDs == [5, 7, 2])
     }
 }

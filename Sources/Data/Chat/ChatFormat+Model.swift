@@ -9,18 +9,30 @@ extension ChatFormat {
         let bos = config.bosToken ?? tokenizer.bosID.map(tokenizer.piece) ?? "<s>"
         let eos = config.eosToken ?? tokenizer.eosID.map(tokenizer.piece) ?? "</s>"
         self.init(template, defaultSystem: defaultSystem, bosToken: bos, eosToken: eos)
-        let written = template == .llama2 ? [bos, eos] : template == .vicuna ? [eos] : []
-        for token in written where tokenizer.encode(token).count != 1 {
-            throw DataError("\(tokenizer.path): the \(template.rawValue) template writes '\(token)', which this tokenizer does not encode as one id (a Hugging Face directory's tokenizer_config.json names its special tokens)")
+        let written = switch template {
+        case .chatml: [SpecialTokens.turnStart, SpecialTokens.turnEnd]
+        case .llama2: [bos, eos]
+        case .vicuna: [eos]
+        case .plain: [String]()
+        }
+        // Matched as one id inside text (after other text: SentencePiece's dummy prefix aside).
+        for token in written where tokenizer.id(of: token).map({ tokenizer.encode("a" + token).last != $0 }) ?? true {
+            throw DataError("\(tokenizer.path): the \(template.rawValue) template writes '\(token)', which this tokenizer does not encode as one id (add it with the recipe's special_tokens:, or choose another template:)")
         }
     }
 
     /// How prompts are framed for `tokenizer`: `requested` when given, else the model's own chat
-    /// template (``recognizing(_:file:tokenizer:)``), else `fallback`.
+    /// template (``recognizing(_:file:tokenizer:)``), else (this project's checkpoints) `fallback`.
+    /// A Hugging Face directory without a chat template is an error, as in transformers.
     public static func resolve(_ requested: ChatTemplate?, tokenizer: any TextTokenizer, fallback: ChatTemplate = .chatml) throws -> ChatFormat {
         if let requested { return try ChatFormat(requested, tokenizer: tokenizer) }
         let config = tokenizer.configuration
-        guard let jinja = config.chatTemplate else { return try ChatFormat(fallback, tokenizer: tokenizer) }
+        guard let jinja = config.chatTemplate else {
+            if let file = config.configPath {
+                throw DataError("\(file): no chat_template (a base model, not a chat one); set the recipe's template: key (or --template) to chatml, llama2, vicuna or plain")
+            }
+            return try ChatFormat(fallback, tokenizer: tokenizer)
+        }
         return try recognizing(jinja, file: config.chatTemplatePath ?? tokenizer.path, tokenizer: tokenizer)
     }
 
@@ -29,6 +41,9 @@ extension ChatFormat {
     /// (`[INST]` and `<<SYS>>`), Vicuna (` USER: `, ` ASSISTANT:` and a default system message).
     /// Any other template is an error naming `file`: never a silent fallback.
     public static func recognizing(_ jinja: String, file: String, tokenizer: any TextTokenizer) throws -> ChatFormat {
+        let unknown = DataError("\(file): chat_template is not one mllm-cl renders (ChatML, LLaMA-2 [INST] or Vicuna USER:/ASSISTANT:); set the recipe's template: key (or --template) to chatml, llama2, vicuna or plain")
+        // Qwen3's ChatML adds <think> blocks: rendering it as plain ChatML would be silently wrong.
+        guard !jinja.contains("<think>") else { throw unknown }
         if jinja.contains(SpecialTokens.turnStart) && jinja.contains(SpecialTokens.turnEnd) && jinja.contains("assistant") {
             return try ChatFormat(.chatml, tokenizer: tokenizer, defaultSystem: firstMatch(#"<\|im_start\|>system(?:\n|\\n)([^'"<{}]+?)<\|im_end\|>"#, in: jinja))
         }
@@ -37,7 +52,7 @@ extension ChatFormat {
            let system = firstMatch(#"set system_message = '((?:[^'\\]|\\.)*)'"#, in: jinja) {
             return try ChatFormat(.vicuna, tokenizer: tokenizer, defaultSystem: system.replacingOccurrences(of: "\\'", with: "'"))
         }
-        throw DataError("\(file): chat_template is not one mllm-cl renders (ChatML, LLaMA-2 [INST] or Vicuna USER:/ASSISTANT:); set the recipe's template: key (or --template) to chatml, llama2, vicuna or plain")
+        throw unknown
     }
 
     private static func firstMatch(_ pattern: String, in text: String) -> String? {

@@ -100,9 +100,16 @@ public struct ChatFormat: Sendable, Equatable {
                                  sampleName: sampleName, template: template.rawValue)
     }
 
-    /// The ids of the prompt for `user` as the model sees it: BOS (unless the template writes it)
-    /// and the generation prompt, special tokens matched as the tokenizer matches them.
+    /// What goes before a generation prompt's text: nothing when the template writes BOS itself
+    /// or the tokenizer is a Hugging Face one (`apply_chat_template(tokenize=True)` adds no special
+    /// tokens), else BOS, as this project's checkpoints were always prompted.
+    public func promptPrefix(_ tokenizer: any TextTokenizer) -> [Int32] {
+        writesBOS || tokenizer.isHuggingFace ? [] : tokenizer.bosPrefix
+    }
+
+    /// The ids of the prompt for `turns` as the model sees it: ``promptPrefix(_:)`` and the
+    /// generation prompt, special tokens matched as the tokenizer matches them.
     public func promptIDs(_ turns: [Turn], system: String? = nil, tokenizer: any TextTokenizer) throws -> [Int32] {
-        (writesBOS ? [] : tokenizer.bosID.map { [$0] } ?? []) + tokenizer.encode(try generationPrompt(turns, system: system))
+        promptPrefix(tokenizer) + tokenizer.encode(try generationPrompt(turns, system: system))
     }
 }

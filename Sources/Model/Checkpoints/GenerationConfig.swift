@@ -19,11 +19,13 @@ public struct GenerationConfig: Sendable, Equatable {
         guard let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw ModelError("\(path): not a JSON object") }
         switch o["eos_token_id"] {
         case nil, is NSNull: return GenerationConfig(eosTokenIds: [], contents: data)
-        case let list as [Int] where list.allSatisfy({ $0 >= 0 }): return GenerationConfig(eosTokenIds: list, contents: data)
-        case let id as Int where id >= 0: return GenerationConfig(eosTokenIds: [id], contents: data)
+        case let list as [Int] where list.allSatisfy(isTokenID): return GenerationConfig(eosTokenIds: list, contents: data)
+        case let id as Int where isTokenID(id): return GenerationConfig(eosTokenIds: [id], contents: data)
         default: throw ModelError("\(path): 'eos_token_id' should be a token id or a list of ids")
         }
     }
+
+    private static func isTokenID(_ id: Int) -> Bool { id >= 0 && id <= Int(Int32.max) }
 
     /// Writes the file as it was read into `directory`, atomically.
     public func save(into directory: String) throws { try AtomicFile.write(contents, to: directory + "/" + Self.file) }

@@ -170,6 +170,10 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         if wings != nil, headSize * numAttentionHeads != hiddenSize {
             throw fail("Wings' learners need head_dim × num_attention_heads = hidden_size (\(headSize) × \(numAttentionHeads) ≠ \(hiddenSize))")
         }
+        for (key, id) in eosTokenIds.map({ ("eos_token_id", $0) }) + [bosTokenId].compactMap({ $0 }).map({ ("bos_token_id", $0) })
+            where id < 0 || id > Int(Int32.max) {
+            throw fail("'\(key)' \(id) is not a token id")
+        }
         try ropeScaling?.validate(file: file)
         try wings?.validate(file: file, layerCount: numHiddenLayers)
     }

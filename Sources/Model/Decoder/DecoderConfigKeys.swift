@@ -20,6 +20,8 @@ enum DecoderConfigKeys {
         "suppress_tokens", "begin_suppress_tokens",
         // LLaMA's tensor-parallel slicing of the pretraining run: the same maths.
         "pretraining_tp",
+        // nanotron's export marker in SmolLM's configs (transformers reads it as metadata).
+        "is_llama_config",
     ]
 
     /// Checks the keys of `object`; the first key this project cannot honour is an error naming it.
@@ -38,6 +40,9 @@ enum DecoderConfigKeys {
                 guard window == nil || !used || window! >= positions else {
                     throw refuse(key, "is \(window!) (< max_position_embeddings \(positions)): sliding-window attention is not supported")
                 }
+            case "rope_interleaved":
+                // SmolLM (nanotron): false is Hugging Face's rotate-half RoPE, what this project computes.
+                guard (value as? Bool) != true else { throw refuse(key, "is true: interleaved RoPE pairs are not supported (convert the weights to rotate-half)") }
             case "max_window_layers":
                 continue  // Qwen2: only with use_sliding_window, refused above
             case "layer_types":

@@ -59,7 +59,10 @@ public final class ByteLevelBPETokenizer: TextTokenizer, @unchecked Sendable {
             guard let id = lookup(token) else { throw TokenizerError("\(path): the BOS token '\(token)' is not in the vocabulary") }
             return id
         }
-        eosID = config.eosToken.flatMap(lookup)
+        eosID = try config.eosToken.map { token in
+            guard let id = lookup(token) else { throw TokenizerError("\(config.configPath ?? path): 'eos_token' is '\(token)', which \(path) does not have") }
+            return id
+        }
         padID = config.padToken.flatMap(lookup)
     }
 
@@ -91,14 +94,24 @@ public final class ByteLevelBPETokenizer: TextTokenizer, @unchecked Sendable {
         for span in spans {
             var position = 0
             for id in model.tokenize(ByteLevel.encode(span.bytes)) {
-                let length = model.tokens[id].map { $0.unicodeScalars.count } ?? 1
-                let covered = span.offsets[position..<min(position + length, span.offsets.count)].filter { $0 >= 0 }
-                ranges.append(covered.isEmpty ? (span.offsets.first { $0 >= 0 } ?? range.lowerBound)..<(span.offsets.first { $0 >= 0 } ?? range.lowerBound)
-                                              : covered.min()!..<(covered.max()! + 1))
+                // A token's characters stand for one byte each (the unknown token, for a byte the vocabulary lacks, for one).
+                let length = id == model.unknown ? 1 : model.tokens[id].map { $0.unicodeScalars.count } ?? 1
+                ranges.append(Self.byteRange(span.offsets, position..<min(position + length, span.offsets.count), fallback: range.lowerBound))
                 ids.append(id)
-                position += length
+                position = min(position + length, span.offsets.count)
             }
         }
+    }
+
+    /// The text bytes that span positions `positions` came from (inserted ones have none):
+    /// from the first to the last, or an empty range at the span's first source byte.
+    private static func byteRange(_ offsets: [Int], _ positions: Range<Int>, fallback: Int) -> Range<Int> {
+        let covered = offsets[positions].filter { $0 >= 0 }
+        guard let first = covered.min(), let last = covered.max() else {
+            let at = offsets.first { $0 >= 0 } ?? fallback
+            return at..<at
+        }
+        return first..<(last + 1)
     }
 
     // MARK: Decoding and the vocabulary

@@ -11,12 +11,15 @@ struct PreToken {
 /// The `tokenizers` pre-tokenizers byte-level BPE uses, applied in order to every span:
 ///
 /// - `Split(pattern, behavior: Isolated)`: each regex match and each run between matches becomes a span;
+/// - `Digits(individual_digits)`: runs of numeric characters (Unicode N*, as Rust's
+///   `char::is_numeric`) isolated, or each one alone;
 /// - `ByteLevel(add_prefix_space, use_regex)`: optionally a leading space, optionally GPT-2's split.
 ///
 /// The regex runs as ICU does (`NSRegularExpression`: `\p{L}`, `\p{N}`, `(?i:…)`, lookahead),
 /// over Unicode scalars, as the Oniguruma regex of `tokenizers` does.
 enum PreTokenizerStep {
     case split(NSRegularExpression)
+    case digits(individually: Bool)
     case byteLevel(addPrefixSpace: Bool, split: NSRegularExpression?)
 
     /// GPT-2's pattern, which `ByteLevel(use_regex: true)` applies.
@@ -27,6 +30,8 @@ enum PreTokenizerStep {
         switch self {
         case .split(let regex):
             return spans.flatMap { Self.split($0, regex) }
+        case .digits(let individually):
+            return spans.flatMap { Self.digits($0, individually: individually) }
         case .byteLevel(let addPrefixSpace, let regex):
             return spans.flatMap { span -> [PreToken] in
                 var s = span
@@ -37,6 +42,22 @@ enum PreTokenizerStep {
                 return regex.map { Self.split(s, $0) } ?? [s]
             }
         }
+    }
+
+    /// Numeric characters isolated from the rest: a run of them one span, or each its own.
+    static func digits(_ span: PreToken, individually: Bool) -> [PreToken] {
+        var out: [PreToken] = [], start = 0, offset = 0, previousNumeric: Bool?
+        for scalar in String(decoding: span.bytes, as: UTF8.self).unicodeScalars {
+            let numeric = [.decimalNumber, .letterNumber, .otherNumber].contains(scalar.properties.generalCategory)
+            if let previous = previousNumeric, previous != numeric || (numeric && individually) {
+                out.append(PreToken(bytes: Array(span.bytes[start..<offset]), offsets: Array(span.offsets[start..<offset])))
+                start = offset
+            }
+            previousNumeric = numeric
+            offset += scalar.utf8.count
+        }
+        if offset > start { out.append(PreToken(bytes: Array(span.bytes[start..<offset]), offsets: Array(span.offsets[start..<offset]))) }
+        return out
     }
 
     /// Matches and the gaps between them, in order (`Isolated`), empty spans dropped.

@@ -47,6 +47,7 @@ struct TokenizerJSON {
             guard let id = t["id"] as? Int, let content = t["content"] as? String else {
                 throw fail("added_tokens[\(i)]", "needs an integer 'id' and a string 'content'")
             }
+            guard id >= 0, id <= Int(Int32.max) else { throw fail("added_tokens[\(i)].id", "is \(id), not a token id") }
             return AddedToken(id: Int32(id), content: content, special: t["special"] as? Bool ?? false, lstrip: t["lstrip"] as? Bool ?? false,
                               rstrip: t["rstrip"] as? Bool ?? false, singleWord: t["single_word"] as? Bool ?? false,
                               normalized: t["normalized"] as? Bool ?? false)
@@ -69,7 +70,7 @@ struct TokenizerJSON {
         }
     }
 
-    /// `pre_tokenizer`: Split (regex, Isolated) and ByteLevel, alone or in a Sequence.
+    /// `pre_tokenizer`: Split (regex, Isolated), Digits and ByteLevel, alone or in a Sequence.
     func preTokenizers() throws -> [PreTokenizerStep] {
         guard let p = json["pre_tokenizer"] as? [String: Any] else { throw fail("pre_tokenizer", "is missing: byte-level BPE needs a ByteLevel pre-tokenizer") }
         let steps = p["type"] as? String == "Sequence" ? (p["pretokenizers"] as? [[String: Any]] ?? []) : [p]
@@ -90,11 +91,13 @@ struct TokenizerJSON {
             if let regex = pattern?["Regex"] as? String { return .split(try compile(regex, field: field + ".pattern.Regex")) }
             if let literal = pattern?["String"] as? String { return .split(try compile(NSRegularExpression.escapedPattern(for: literal), field: field)) }
             throw fail(field + ".pattern", "needs a 'Regex' or 'String'")
+        case "Digits":
+            return .digits(individually: o["individual_digits"] as? Bool ?? false)
         case "ByteLevel":
             let split = (o["use_regex"] as? Bool ?? true) ? try compile(PreTokenizerStep.gpt2Pattern, field: field) : nil
             return .byteLevel(addPrefixSpace: o["add_prefix_space"] as? Bool ?? false, split: split)
         case let type:
-            throw fail(field + ".type", "is '\(type ?? "nil")': only Split and ByteLevel pre-tokenizers are supported")
+            throw fail(field + ".type", "is '\(type ?? "nil")': only Split, Digits and ByteLevel pre-tokenizers are supported")
         }
     }
 

@@ -5,7 +5,7 @@ import SwiftProtobuf
 /// behaves as `legacy: false` whatever the config says), checked id for id against it:
 ///
 ///     "<s>[INST] hi"  →  <s> | "[INST] hi"            special tokens matched in the raw text
-///     first piece, not starting with a space  →  "▁" + text    (SentencePiece's dummy prefix)
+///     first piece, not starting with " " or "▁"  →  "▁" + text  (SentencePiece's dummy prefix)
 ///     any other piece                        →  text as is    (no "▁" after a special token)
 ///
 /// Special tokens are the model's control, unknown and user-defined pieces and the config's
@@ -24,6 +24,10 @@ struct HuggingFaceRules: @unchecked Sendable {
         var model: Sentencepiece_ModelProto
         do { model = try Sentencepiece_ModelProto(serializedBytes: modelData) } catch {
             throw TokenizerError("\(path): cannot parse the SentencePiece ModelProto (\(error))")
+        }
+        guard !model.normalizerSpec.removeExtraWhitespaces else {
+            // libsentencepiece would collapse runs of spaces that transformers' LlamaTokenizer keeps.
+            throw TokenizerError("\(path): normalizer_spec.remove_extra_whitespaces is true, which transformers' LlamaTokenizer does not apply: not supported in a Hugging Face directory")
         }
         var ids: [String: Int32] = [:]
         for (i, piece) in model.pieces.enumerated() where [.control, .unknown, .userDefined].contains(piece.type) {
@@ -53,13 +57,18 @@ struct HuggingFaceRules: @unchecked Sendable {
                 ids.append(id)
                 ranges.append(range)
             case .text(let range):
-                let first = range.lowerBound == 0 && bytes[0] != 0x20
+                let first = range.lowerBound == 0 && !Self.startsWithSpace(bytes)
                 let (i, r) = (first ? prefixed : unprefixed).encode(bytes[range], base: range.lowerBound)
                 ids += i
                 ranges += r
             }
         }
         return (ids, ranges)
+    }
+
+    /// Whether the text starts with a space or "▁" (U+2581), after which Metaspace adds no prefix.
+    static func startsWithSpace(_ bytes: [UInt8]) -> Bool {
+        bytes.first == 0x20 || bytes.starts(with: [0xE2, 0x96, 0x81])
     }
 
     func decode(_ ids: [Int32]) -> String {

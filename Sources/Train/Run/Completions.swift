@@ -13,7 +13,7 @@ struct Completions {
 
     /// (prompt, completion, whether it starts with the expected answer).
     func run(_ decoder: DecoderModel, _ tokenizer: any TextTokenizer, generation: GenerationConfig?) throws -> [(String, String, Bool?)] {
-        let bos = tokenizer.bosID.map { [$0] } ?? []
+        let bos = tokenizer.bosPrefix
         let stop = StopTokens.of(tokenizer: tokenizer, config: decoder.config, generation: generation)
         let context = decoder.config.maxPositionEmbeddings
         log("samples (\(spec.temperature == 0 ? "greedy" : "temperature \(spec.temperature)")):")
