@@ -30,6 +30,8 @@ public struct StageDataset: Sendable {
     public let skipped: Int
     /// Preprocessed images, (3, S, S) each, decoded once when the dataset is built.
     public let images: [[Float]]
+    /// How the conversations were rendered (nil: the sources hold documents only).
+    public let chatFormat: ChatFormat?
 
     /// Reads and tokenizes `sources` (paths resolved against `baseDirectory`).
     public init(sources: [DataSource], baseDirectory: String, tokenizer: any TextTokenizer, template: ChatTemplate?,
@@ -58,6 +60,7 @@ public struct StageDataset: Sendable {
         weights = sources.map { $0.weight ?? 1 }
         truncated = builder.truncated
         images = builder.images
+        chatFormat = builder.format
         skipped = reader.skipped + builder.badImages
         for (s, w) in zip(sources, weights) where !(w >= 0) || !w.isFinite {
             throw DataError("\(s.path): weight \(w) must be a non-negative number")
@@ -70,7 +73,7 @@ public struct StageDataset: Sendable {
     /// This dataset with one more source of ready samples (a replay buffer) drawn at `weight`.
     public func adding(samples: [Sample], weight: Double) -> StageDataset {
         StageDataset(sequenceLength: sequenceLength, sources: sources + [samples], weights: weights + [weight],
-                     truncated: truncated, skipped: skipped, images: images)
+                     truncated: truncated, skipped: skipped, images: images, chatFormat: chatFormat)
     }
 
     /// One source of ready text-only samples, each drawn once per epoch.
@@ -79,7 +82,9 @@ public struct StageDataset: Sendable {
         self.init(sequenceLength: sequenceLength, sources: [samples], weights: [1], truncated: 0, skipped: 0, images: [])
     }
 
-    init(sequenceLength: Int, sources: [[Sample]], weights: [Double], truncated: Int, skipped: Int, images: [[Float]]) {
+    init(sequenceLength: Int, sources: [[Sample]], weights: [Double], truncated: Int, skipped: Int, images: [[Float]],
+         chatFormat: ChatFormat? = nil) {
+        self.chatFormat = chatFormat
         self.sequenceLength = sequenceLength
         self.sources = sources
         self.weights = weights

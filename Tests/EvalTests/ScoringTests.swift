@@ -33,7 +33,6 @@ struct ScoringTests {
         return s
     }
 
-    /// Sharing the prefix's KV cache across a batch of continuations changes nothing.
     /// acc_norm divides by characters (Unicode code points, lm-evaluation-harness's `len`), acc_bytes
     /// by UTF-8 bytes: for Chinese against Latin choices they pick differently.
     @Test func accNormCountsCharactersAccBytesBytes() {
@@ -45,6 +44,7 @@ struct ScoringTests {
         #expect(Score(acc: 0.5, accNorm: 0.25, accBytes: 0.75, n: 4).value(of: "acc_bytes") == 0.75)
     }
 
+    /// Sharing the prefix's KV cache across a batch of continuations changes nothing.
     @Test func sharedPrefixEqualsNaiveScoring() {
         let d = model()
         let scorer = LogLikelihood(decoder: d)
@@ -103,6 +103,13 @@ struct ScoringTests {
         var other = after
         other.subjects["z"] = Score(acc: 1, accNorm: nil, n: 1)
         #expect(throws: EvalError.self) { try ForgettingReport.compare(before: before, after: other, beforeName: "a", afterName: "b") }
+        // A result from before acc_norm per character (no acc_bytes) is compared per byte, as both have it.
+        var perByte = after
+        perByte.overall = Score(acc: 0.5, accNorm: 0.75, accBytes: 0.65, n: 10)
+        perByte.subjects = after.subjects.mapValues { Score(acc: $0.acc, accNorm: 0.1, accBytes: $0.accNorm, n: $0.n) }
+        let mixed = try ForgettingReport.compare(before: before, after: perByte, beforeName: "old", afterName: "new")
+        #expect(mixed.normPerByte && abs(mixed.overall.deltaNorm! + 0.05) < 1e-12 && abs(mixed.subjects[1].deltaNorm! - 0.1) < 1e-12)
+        #expect(mixed.markdown().contains("Δ acc_bytes") && !r.normPerByte)
     }
 
     /// evals/toyworld is exactly what the generator writes for the quickstart's world.

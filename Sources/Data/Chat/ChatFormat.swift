@@ -25,53 +25,15 @@ public struct ChatFormat: Sendable, Equatable {
     /// default) is used when the conversation has no system turn. Throws for LLaMA-2 when user
     /// and assistant turns do not alternate, as its template does.
     public func render(_ turns: [Turn], system: String? = nil) throws -> (text: String, supervised: [Range<Int>]) {
-        var text = "", ranges: [Range<Int>] = []
-        func append(_ s: String, supervised: Bool = false) {
-            let start = text.utf8.count
-            text += s
-            if supervised { ranges.append(start..<text.utf8.count) }
-        }
-        let systemTurn = turns.first { $0.role == .system }?.value ?? system ?? defaultSystem
-        let dialogue = turns.filter { $0.role != .system }
+        var out = Rendering()
+        let given = turns.first { $0.role == .system }?.value, dialogue = turns.filter { $0.role != .system }
         switch template {
-        case .chatml:
-            let open = SpecialTokens.turnStart, close = SpecialTokens.turnEnd
-            if let system = system ?? defaultSystem, !turns.contains(where: { $0.role == .system }) { append("\(open)system\n\(system)\(close)\n") }
-            for t in turns {
-                switch t.role {
-                case .system: append("\(open)system\n\(t.value)\(close)\n")
-                case .human: append("\(open)user\n\(t.value)\(close)\n")
-                case .gpt:
-                    append("\(open)assistant\n")
-                    append(t.value + close, supervised: true)
-                    append("\n")
-                }
-            }
-        case .plain:
-            for t in dialogue {
-                if t.role == .human { append(t.value.hasSuffix("\n") || t.value.hasSuffix(SpecialTokens.image) ? t.value : t.value + "\n") }
-                else { append(t.value + "\n", supervised: true) }
-            }
-        case .llama2:
-            for (i, t) in dialogue.enumerated() {
-                guard (t.role == .human) == (i % 2 == 0) else {
-                    throw DataError("llama2 template: conversation roles must alternate user/assistant/user/assistant/...")
-                }
-                let content = i == 0 && systemTurn != nil ? "<<SYS>>\n\(systemTurn!)\n<</SYS>>\n\n" + t.value : t.value
-                if t.role == .human { append(bosToken + "[INST] " + content.trimmingCharacters(in: .whitespacesAndNewlines) + " [/INST]") }
-                else { append(" " + content.trimmingCharacters(in: .whitespacesAndNewlines) + " " + eosToken, supervised: true) }
-            }
-        case .vicuna:
-            append(systemTurn ?? "")
-            for t in dialogue {
-                if t.role == .human { append(" USER: " + t.value) }
-                else {
-                    append(" ASSISTANT:")
-                    append(" " + t.value + eosToken, supervised: true)
-                }
-            }
+        case .chatml: renderChatML(turns, system: given == nil ? system ?? defaultSystem : nil, into: &out)
+        case .plain: renderPlain(dialogue, into: &out)
+        case .llama2: try renderLlama2(dialogue, system: given ?? system ?? defaultSystem, into: &out)
+        case .vicuna: renderVicuna(dialogue, system: given ?? system ?? defaultSystem, into: &out)
         }
-        return (text, ranges)
+        return (out.text, out.supervised)
     }
 
     /// The text a model continues to answer `user`: the user's turn and the opening of the

@@ -91,7 +91,7 @@ final class StagePlan {
         max(1, Int((epochs * Double(max(1, dataset.samplesPerEpoch)) / Double(batch)).rounded(.up)))
     }
 
-    /// "stage 'chat' (text): 1692 samples, 124609 tokens; 200 steps of 16x128; 38/95 tensors train (…)".
+    /// "stage 'chat' (text): 1692 samples, 124609 tokens; template chatml; 200 steps of 16x128; 38/95 tensors train (…)".
     static func summary(_ stage: Stage, dataset: StageDataset, totalSteps: Int, trainable: [String], model: AnyModel) -> String {
         let T = stage.modelMaxLength, names = Set(trainable), all = model.parameterSets.flatMap(\.table)
         let trainableCount = all.filter { names.contains($0.name) }.reduce(0) { $0 + $1.count }
@@ -99,6 +99,7 @@ final class StagePlan {
             + (dataset.images.isEmpty ? "" : ", \(dataset.images.count) images")
             + (dataset.skipped > 0 ? ", \(dataset.skipped) bad samples skipped" : "")
             + (dataset.truncated > 0 ? ", \(dataset.truncated) truncated to \(T + 1) tokens" : "")
+            + (dataset.chatFormat.map { "; template \($0.template.rawValue)" + ($0.defaultSystem == nil ? "" : " (with its default system prompt)") } ?? "")
             + "; \(totalSteps) steps of \(stage.batchSize)x\(T)" + (stage.gradientAccumulationSteps > 1 ? " x\(stage.gradientAccumulationSteps)" : "")
             + "; \(trainable.count)/\(all.count) tensors train (\(trainableCount) of \(model.parameterCount) parameters)"
     }
