@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         .target(name: "Data", dependencies: ["Support", "Tokenizer", "Tensor", "CPNG", "CTurboJPEG"], swiftSettings: cpuFlags),
-        .target(name: "Model", dependencies: ["Support", "Tensor", "SafeTensors", "Tokenizer"], swiftSettings: cpuFlags),
+        .target(name: "Model", dependencies: ["Support", "Tensor", "SafeTensors", "Tokenizer", "Data"], swiftSettings: cpuFlags),
         .target(
             name: "Train",
             dependencies: ["Support", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Eval", "Yams",

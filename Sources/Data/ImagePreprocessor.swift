@@ -1,49 +1,143 @@
 import Foundation
 
-/// LLaVA's image preprocessing: pad to a square with the mean colour, resize (bicubic) to the
-/// encoder's size, scale by 1/255 and normalise per channel. Output is (3, S, S), channel first.
+/// Turns an RGB image into the (3, H, W) normalised pixels a vision tower takes:
+///
+///   pad to a square (LLaVA's `expand2square`, optional) → resize (bicubic) → centre crop
+///   (optional) → x·rescale → (x − mean)/std, per channel.
+///
+/// Built from a checkpoint's `preprocessor_config.json` (``init(config:padToSquare:file:)``:
+/// CLIPImageProcessor's resize-shortest-edge and crop, SiglipImageProcessor's fixed size; the
+/// resize equals Pillow's to the pixel), or, for this project's checkpoints without one,
+/// ``legacy(size:mean:std:)``: pad, resize to S x S in floating point, normalise.
 public struct ImagePreprocessor: Sendable, Equatable {
-    public var size: Int
-    public var mean: [Float]
-    public var std: [Float]
+    public enum Resize: Sendable, Equatable {
+        /// The shorter side to `n`, the longer scaled to keep the aspect (truncated, as transformers).
+        case shortestEdge(Int)
+        case exact(height: Int, width: Int)
+    }
+
     /// Whether to pad to a square first (LLaVA's `image_aspect_ratio: pad`).
     public var padToSquare: Bool
+    public var resize: Resize?
+    public var crop: (height: Int, width: Int)? {
+        get { cropHeight.map { ($0, cropWidth!) } }
+        set { cropHeight = newValue?.height; cropWidth = newValue?.width }
+    }
+    private var cropHeight: Int?, cropWidth: Int?
+    public var precision: BicubicResize.Precision
+    /// The processor's statistics (the padding colour is the mean's, even when it does not normalise).
+    public var mean: [Float]
+    public var std: [Float]
+    /// Per channel: out = x·scale − shift, x the 0…255 value.
+    private var scale: [Float], shift: [Float]
+    /// Size of the output.
+    public let height: Int, width: Int
 
-    /// CLIP's statistics (OpenAI): mean (0.48145466, 0.4578275, 0.40821073), std (0.26862954, 0.26130258, 0.27577711).
-    public static func clip(size: Int) -> ImagePreprocessor {
-        ImagePreprocessor(size: size, mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711], padToSquare: true)
+    /// The preprocessing of `config` (`file` names it in errors), padded to a square first when
+    /// `padToSquare`.
+    public init(config: ImageProcessorConfig, padToSquare: Bool = false, file: String) throws {
+        let size = try config.outputSize(file: file)
+        self.padToSquare = padToSquare
+        if config.doResize, let s = config.size {
+            resize = s.shortestEdge.map { .shortestEdge($0) } ?? .exact(height: s.height!, width: s.width!)
+        }
+        if config.doCenterCrop, let c = config.cropSize { cropHeight = c.height; cropWidth = c.width }
+        precision = .pillow
+        mean = config.imageMean
+        std = config.imageStd
+        let rescale = config.doRescale ? config.rescaleFactor : 1, normalize = config.doNormalize
+        scale = (0..<3).map { normalize ? rescale / config.imageStd[$0] : rescale }
+        shift = (0..<3).map { normalize ? config.imageMean[$0] / config.imageStd[$0] : 0 }
+        (height, width) = size
     }
 
-    /// SigLIP's: mean 0.5, std 0.5.
-    public static func siglip(size: Int) -> ImagePreprocessor {
-        ImagePreprocessor(size: size, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], padToSquare: true)
+    /// This project's preprocessing for checkpoints without a `preprocessor_config.json`: pad to
+    /// a square with the mean colour, bicubic resize to `size` x `size` without intermediate
+    /// rounding, x/255, normalise.
+    public static func legacy(size: Int, mean: [Float], std: [Float]) -> ImagePreprocessor {
+        ImagePreprocessor(size: size, mean: mean, std: std)
     }
 
-    public init(size: Int, mean: [Float], std: [Float], padToSquare: Bool = true) {
-        self.size = size
+    private init(size: Int, mean: [Float], std: [Float]) {
+        padToSquare = true
+        resize = .exact(height: size, width: size)
+        precision = .float
         self.mean = mean
         self.std = std
-        self.padToSquare = padToSquare
+        scale = (0..<3).map { 1 / (255 * std[$0]) }
+        shift = (0..<3).map { mean[$0] / std[$0] }
+        height = size
+        width = size
+    }
+
+    /// CLIP's statistics (OpenAI), legacy pipeline.
+    public static func clip(size: Int) -> ImagePreprocessor {
+        .legacy(size: size, mean: ImageProcessorConfig.clipMean, std: ImageProcessorConfig.clipStd)
+    }
+
+    public static func == (a: ImagePreprocessor, b: ImagePreprocessor) -> Bool {
+        a.padToSquare == b.padToSquare && a.resize == b.resize && a.cropHeight == b.cropHeight && a.cropWidth == b.cropWidth
+            && a.precision == b.precision && a.scale == b.scale && a.shift == b.shift && a.height == b.height && a.width == b.width
     }
 
     /// The mean colour in 0…255 (LLaVA: `tuple(int(x * 255) for x in image_mean)`).
     public var padColor: [UInt8] { mean.map { UInt8(max(0, min(255, Int($0 * 255)))) } }
 
-    /// Writes the (3, S, S) normalised pixels of `image` into `out`.
+    /// Values per processed image (3·H·W).
+    public var count: Int { 3 * height * width }
+
+    /// Writes the (3, H, W) normalised pixels of `image` into `out`.
     public func process(_ image: RGBImage, into out: UnsafeMutablePointer<Float>) {
         let square = padToSquare ? pad(image) : image
-        let resized = Self.resize(square, width: size, height: size)
-        let S = size
-        for c in 0..<3 {
-            let scale = 1 / (255 * std[c]), shift = mean[c] / std[c]
-            for p in 0..<(S * S) { out[c * S * S + p] = resized[p * 3 + c] * scale - shift }
+        let plane = height * width
+        if precision == .float, case .exact(let h, let w)? = resize {
+            let resized = BicubicResize.resizeFloat(square, width: w, height: h)
+            for c in 0..<3 { for p in 0..<plane { out[c * plane + p] = resized[p * 3 + c] * scale[c] - shift[c] } }
+            return
         }
+        let processed = cropped(resized(square))
+        for c in 0..<3 { for p in 0..<plane { out[c * plane + p] = Float(processed.pixels[p * 3 + c]) * scale[c] - shift[c] } }
     }
 
     public func process(_ image: RGBImage) -> [Float] {
-        var out = [Float](repeating: 0, count: 3 * size * size)
+        var out = [Float](repeating: 0, count: count)
         out.withUnsafeMutableBufferPointer { process(image, into: $0.baseAddress!) }
         return out
+    }
+
+    /// The 8-bit image after padding, resizing and cropping (what is then normalised).
+    public func pixels(_ image: RGBImage) -> RGBImage { cropped(resized(padToSquare ? pad(image) : image)) }
+
+    /// Resized as transformers' `resize` does (through PIL, bicubic).
+    func resized(_ image: RGBImage) -> RGBImage {
+        guard let resize else { return image }
+        let (h, w) = Self.resizedSize(image, resize)
+        return BicubicResize.resize(image, width: w, height: h)
+    }
+
+    /// transformers' `get_resize_output_image_size(default_to_square=False)`: short side to n,
+    /// long side int(n · long / short).
+    static func resizedSize(_ image: RGBImage, _ resize: Resize) -> (height: Int, width: Int) {
+        switch resize {
+        case .exact(let h, let w): return (h, w)
+        case .shortestEdge(let n):
+            let short = min(image.width, image.height), long = max(image.width, image.height)
+            let scaled = Int(Double(n * long) / Double(short))
+            return image.width <= image.height ? (scaled, n) : (n, scaled)
+        }
+    }
+
+    /// The centre `crop` (top = (H − h) // 2, left = (W − w) // 2, as transformers' `center_crop`).
+    func cropped(_ image: RGBImage) -> RGBImage {
+        guard let (h, w) = crop, h != image.height || w != image.width else { return image }
+        precondition(h <= image.height && w <= image.width, "crop \(h)x\(w) of a \(image.height)x\(image.width) image")
+        let top = (image.height - h) / 2, left = (image.width - w) / 2
+        var pixels = [UInt8](repeating: 0, count: h * w * 3)
+        for y in 0..<h {
+            let src = ((top + y) * image.width + left) * 3
+            for i in 0..<(w * 3) { pixels[y * w * 3 + i] = image.pixels[src + i] }
+        }
+        return RGBImage(width: w, height: h, pixels: pixels)
     }
 
     /// Centred on a square of the larger side, filled with the mean colour (LLaVA's `expand2square`).
@@ -59,58 +153,5 @@ public struct ImagePreprocessor: Sendable, Equatable {
             for i in 0..<(image.width * 3) { pixels[dst + i] = image.pixels[src + i] }
         }
         return RGBImage(width: side, height: side, pixels: pixels)
-    }
-
-    /// Bicubic (a = −0.5) resampling with PIL's antialiasing: when shrinking, the kernel widens
-    /// by the scale factor. Separable: rows, then columns. Returns RGB floats in 0…255.
-    public static func resize(_ image: RGBImage, width outW: Int, height outH: Int) -> [Float] {
-        let horizontal = weights(input: image.width, output: outW)
-        let vertical = weights(input: image.height, output: outH)
-        var rows = [Float](repeating: 0, count: image.height * outW * 3)
-        for y in 0..<image.height {
-            for x in 0..<outW {
-                let (start, k) = horizontal[x]
-                for c in 0..<3 {
-                    var s: Float = 0
-                    for (j, w) in k.enumerated() { s += w * Float(image.pixels[(y * image.width + start + j) * 3 + c]) }
-                    rows[(y * outW + x) * 3 + c] = s
-                }
-            }
-        }
-        var out = [Float](repeating: 0, count: outH * outW * 3)
-        for y in 0..<outH {
-            let (start, k) = vertical[y]
-            for x in 0..<outW {
-                for c in 0..<3 {
-                    var s: Float = 0
-                    for (j, w) in k.enumerated() { s += w * rows[((start + j) * outW + x) * 3 + c] }
-                    out[(y * outW + x) * 3 + c] = min(255, max(0, s))
-                }
-            }
-        }
-        return out
-    }
-
-    /// Per output pixel: the first input pixel and the normalised kernel weights.
-    static func weights(input: Int, output: Int) -> [(Int, [Float])] {
-        let scale = Double(input) / Double(output)
-        let filterScale = max(scale, 1)
-        let support = 2 * filterScale
-        return (0..<output).map { x in
-            let center = (Double(x) + 0.5) * scale
-            let lo = max(Int(center - support + 0.5), 0), hi = min(Int(center + support + 0.5), input)
-            var k = (lo..<hi).map { cubic((Double($0) - center + 0.5) / filterScale) }
-            let total = k.reduce(0, +)
-            if total != 0 { k = k.map { $0 / total } }
-            return (lo, k.map(Float.init))
-        }
-    }
-
-    /// Keys' cubic convolution kernel with a = −0.5.
-    static func cubic(_ t: Double) -> Double {
-        let a = -0.5, x = abs(t)
-        if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
-        if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
-        return 0
     }
 }

@@ -136,7 +136,7 @@ public final class Evaluator {
             throw EvalError("\(item.source): an image question needs a multimodal model (config.json with text_config and vision_config)")
         }
         let c = m.config
-        let pixels = ImagePreprocessor(size: c.visionConfig.imageSize, mean: c.imageMean, std: c.imageStd)
+        let pixels = c.imagePreprocessor
         do {
             let decoded = try ImageDecoder.decode(path: image)
             pixels.process(decoded, into: encoding.vision.pixels.data)

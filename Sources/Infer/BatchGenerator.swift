@@ -80,7 +80,7 @@ public final class BatchGenerator {
         guard let m = model.multimodal, requests.contains(where: { $0.image != nil }) else { return nil }
         let size = m.config.visionConfig.imageSize, imageToken = Int32(m.config.imageTokenIndex)
         let encoding = m.makeImageEncoding(images: requests.count, maxGuidance: T, routedOneByOne: true)
-        let pre = ImagePreprocessor(size: size, mean: m.config.imageMean, std: m.config.imageStd)
+        let pre = m.config.imagePreprocessor
         var placement: [(from: Int, to: Int)] = []
         for (b, r) in requests.enumerated() {
             guard let path = r.image else { continue }

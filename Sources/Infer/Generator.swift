@@ -26,13 +26,14 @@ public struct Generation: Sendable, Equatable {
 public enum Generator {
     /// Continues `prompt` (ids, BOS included if wanted) by up to `maxNewTokens` tokens, stopping
     /// early at any of `stopTokens`. `onToken` sees each new token but the stop token.
-    public static func generate(_ decoder: DecoderModel, prompt: [Int32], maxNewTokens: Int, options: SamplingOptions = .init(),
-                                stopTokens: Set<Int32> = [], onToken: ((Int32) -> Void)? = nil) throws -> Generation {
+    /// `visual`: visual tokens spliced into the prompt's rows (an image prompt, ``ImagePrompt``).
+    public static func generate(_ decoder: DecoderModel, prompt: [Int32], visual: VisualTokens? = nil, maxNewTokens: Int,
+                                options: SamplingOptions = .init(), stopTokens: Set<Int32> = [], onToken: ((Int32) -> Void)? = nil) throws -> Generation {
         try check(prompt, maxNewTokens: maxNewTokens, decoder)
         let V = decoder.config.vocabSize
         let cache = decoder.makeCache(batch: 1, capacity: prompt.count + maxNewTokens)
         var sampler = Sampler(options)
-        var logits = decoder.forward(newTokens: prompt, cache: cache)
+        var logits = decoder.forward(newTokens: prompt, cache: cache, visual: visual)
         var out: [Int32] = []
         for _ in 0..<maxNewTokens {
             let last = logits.data + (logits.rowCount - 1) * V

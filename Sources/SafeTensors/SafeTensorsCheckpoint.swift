@@ -19,6 +19,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     /// The files, in shard order.
     public let files: [SafeTensorsFile]
     private let owner: [String: SafeTensorsFile]
+    /// For a renamed view (``renaming(_:)``): a tensor's name in its file, by its name here.
+    private let stored: [String: String]
 
     /// Whether `directory` holds weights in either layout.
     public static func present(in directory: String) -> Bool {
@@ -34,6 +36,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
             path = single
             files = [file]
             owner = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, file) })
+            stored = [:]
             return
         }
         path = index
@@ -60,7 +63,33 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         }
         files = Set(weightMap.values).sorted().map { opened[$0]! }
         self.owner = owner
+        stored = [:]
     }
+
+    private init(path: String, files: [SafeTensorsFile], owner: [String: SafeTensorsFile], stored: [String: String]) {
+        self.path = path
+        self.files = files
+        self.owner = owner
+        self.stored = stored
+    }
+
+    /// The same tensors seen under other names: `rename` maps a name in the files to the name
+    /// it is read by (nil keeps it). Two tensors renamed to one name are an error.
+    public func renaming(_ rename: (String) -> String?) throws -> SafeTensorsCheckpoint {
+        var owner: [String: SafeTensorsFile] = [:], stored: [String: String] = [:]
+        for name in names {
+            let original = self.stored[name] ?? name, new = rename(name) ?? name
+            if owner[new] != nil {
+                throw SafeTensorsError(.duplicateTensor, file: path, tensor: original, "renamed to '\(new)', which another tensor also maps to")
+            }
+            owner[new] = self.owner[name]
+            if new != original { stored[new] = original }
+        }
+        return SafeTensorsCheckpoint(path: path, files: files, owner: owner, stored: stored)
+    }
+
+    /// The name tensor `name` has in its file.
+    public func storedName(_ name: String) -> String { stored[name] ?? name }
 
     /// `weight_map` of index file `path`: tensor name → shard file name.
     private static func weightMap(_ path: String) throws -> [String: String] {
@@ -87,19 +116,19 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     /// The header entry of `name`; throws `missingTensor` naming `path` when no file holds it.
     public func info(_ name: String) throws -> TensorInfo {
         guard let file = owner[name] else { throw SafeTensorsError(.missingTensor, file: path, tensor: name, "not in file") }
-        return try file.info(name)
+        return try file.info(storedName(name))
     }
 
     /// Converts tensor `name` to Float32 into `destination` (`SafeTensorsFile.read`).
     public func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>, shape: [Int]? = nil) throws {
         guard let file = owner[name] else { throw SafeTensorsError(.missingTensor, file: path, tensor: name, "not in file") }
-        try file.read(name, into: destination, shape: shape)
+        try file.read(storedName(name), into: destination, shape: shape)
     }
 
     /// Tensor `name` as a new Float32 array.
     public func floats(_ name: String) throws -> [Float] {
         guard let file = owner[name] else { throw SafeTensorsError(.missingTensor, file: path, tensor: name, "not in file") }
-        return try file.floats(name)
+        return try file.floats(storedName(name))
     }
 }
 

@@ -4,8 +4,26 @@ import Model
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a model from another format into a Hugging Face-style directory.",
-        subcommands: [Llama2c.self]
+        subcommands: [Llama2c.self, HuggingFace.self]
     )
+
+    struct HuggingFace: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "hf",
+            abstract: "Convert a Hugging Face directory (LlavaForConditionalGeneration, LlamaForCausalLM, Qwen2ForCausalLM) into this project's checkpoint.",
+            discussion: "Reads either LLaVA tensor layout (language_model.model.* as save_pretrained writes it, or model.language_model.*) and writes config.json, model.safetensors (this project's names), preprocessor_config.json, the tokenizer files and generation_config.json into --out. Every command that takes --model also reads the Hugging Face directory as it is."
+        )
+
+        @Argument(help: "The Hugging Face model directory.")
+        var model: String
+        @Option(help: "Output directory.")
+        var out: String
+
+        func run() throws {
+            let summary = try runReportingErrors { try HuggingFaceImport.convert(directory: model, to: out) }
+            print("wrote \(out): \(summary)")
+        }
+    }
 
     struct Llama2c: ParsableCommand {
         static let configuration = CommandConfiguration(

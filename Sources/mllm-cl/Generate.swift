@@ -7,7 +7,7 @@ import Support
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate text from a model directory (a quick look; `infer` does batches and images).",
+        abstract: "Generate text from a model directory, optionally about one image (a quick look; `infer` does batches).",
         discussion: """
             The prompt is tokenized as transformers' tokenizer(prompt) does (BOS when the tokenizer adds one, special \
             tokens in the text as single ids); --chat puts it in the model's chat template as one user message; \
@@ -38,13 +38,15 @@ struct Generate: ParsableCommand {
     var seed: UInt64 = 0
     @Option(help: "Also write {prompt_ids, generated_ids, text, finish_reason} to this JSON file.")
     var json: String?
+    @Option(help: "An image (PNG or JPEG) for a multimodal model: the prompt's <image> (put first when absent) becomes its visual tokens.")
+    var image: String?
 
     func run() throws {
         try runReportingErrors {
             let input = try promptInput()
-            let loaded = try LoadedModel(directory: model, languageModelOnly: true)
+            let loaded = try LoadedModel(directory: model, languageModelOnly: image == nil)
             let start = Date()
-            let record = try Generator.complete(loaded, prompt: input, maxNewTokens: maxNewTokens,
+            let record = try Generator.complete(loaded, prompt: input, image: image, maxNewTokens: maxNewTokens,
                                                 options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)) {
                 print($0, terminator: "")
                 flushOutput()

@@ -85,11 +85,11 @@ struct ImageTests {
 
     @Test func bicubicResizeKeepsConstantsAndAverages() {
         let grey = RGBImage(width: 8, height: 8, pixels: [UInt8](repeating: 77, count: 192))
-        #expect(ImagePreprocessor.resize(grey, width: 3, height: 5).allSatisfy { abs($0 - 77) < 1e-3 })
+        #expect(BicubicResize.resizeFloat(grey, width: 3, height: 5).allSatisfy { abs($0 - 77) < 1e-3 })
         // Halving a 1-pixel checkerboard averages it (the antialiased kernel covers both).
         var checker = [UInt8](repeating: 0, count: 16 * 16 * 3)
         for y in 0..<16 { for x in 0..<16 where (x + y) % 2 == 0 { for c in 0..<3 { checker[(y * 16 + x) * 3 + c] = 200 } } }
-        let half = ImagePreprocessor.resize(RGBImage(width: 16, height: 16, pixels: checker), width: 8, height: 8)
+        let half = BicubicResize.resizeFloat(RGBImage(width: 16, height: 16, pixels: checker), width: 8, height: 8)
         let inner = (2..<6).flatMap { y in (2..<6).map { x in half[(y * 8 + x) * 3] } }
         #expect(inner.allSatisfy { abs($0 - 100) < 2 }, "\(inner)")
     }

@@ -42,7 +42,7 @@ struct MultimodalEvalTests {
             let ids = context + cont
             let acts = m.makeActivations(batch: 1, sequence: ids.count)
             acts.text.setBatch(tokens: ids, targets: ids)
-            ImagePreprocessor(size: 16, mean: m.config.imageMean, std: m.config.imageStd)
+            ImagePreprocessor.legacy(size: 16, mean: m.config.imageMean, std: m.config.imageStd)
                 .process(try ImageDecoder.decode(path: item.image!), into: acts.vision.pixels.data)
             acts.resetImages()
             acts.assignImage(0, toSequence: 0, imageToken: image, visualTokens: m.imageTokens)

@@ -98,6 +98,34 @@ struct KernelGradientTests {
         }
     }
 
+    /// Each Hugging Face activation: backward against central differences, forward against its
+    /// formula in double precision (quick_gelu x·σ(1.702x), gelu ½x(1 + erf(x/√2)), the tanh form).
+    @Test(arguments: Activation.allCases) func activation(_ a: Activation) {
+        let t = TestTensors()
+        let x = t.make([64], scale: 4), y = t.zeros([64]), dy = t.make([64]), dx = t.zeros([64])
+        a.forward(y: y, x: x)
+        a.backward(dx: dx, dy: dy, x: x)
+        check(a.rawValue, out: y, dout: dy, pairs: [("x", x, dx)], eps: 1e-3) { a.forward(y: y, x: x) }
+        a.forward(y: y, x: x)
+        for i in 0..<64 {
+            let v = Double(x[i])
+            let reference = switch a {
+            case .quickGELU: v / (1 + exp(-1.702 * v))
+            case .gelu: 0.5 * v * (1 + erf(v / 2.0.squareRoot()))
+            case .geluTanh: 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
+            }
+            #expect(abs(Double(y[i]) - reference) < 1e-5, "\(a.rawValue)(\(v))")
+        }
+    }
+
+    @Test func activationNames() {
+        #expect(Activation(huggingFace: "quick_gelu") == .quickGELU)
+        #expect(Activation(huggingFace: "gelu") == .gelu)
+        #expect(Activation(huggingFace: "gelu_pytorch_tanh") == .geluTanh)
+        #expect(Activation(huggingFace: "gelu_new") == .geluTanh)
+        #expect(Activation(huggingFace: "relu") == nil)
+    }
+
     @Test func softmax() {
         let t = TestTensors()
         let x = t.make([3, 7], scale: 3), y = t.zeros([3, 7]), dy = t.make([3, 7]), dx = t.zeros([3, 7])

@@ -16,7 +16,21 @@ enum CheckpointWeights {
     /// loaded alone). `tiedEmbedding`: with tied embeddings, an `lm_head.weight` in the file is
     /// accepted when it equals the embedding, and is an error otherwise.
     static func load(_ sets: [Parameters], directory: String, others: [String] = [], tiedEmbedding: String? = nil) throws {
+        try load(sets, from: try open(directory: directory), others: others, tiedEmbedding: tiedEmbedding)
+    }
+
+    /// The weights of `directory`, under this project's names whatever layout wrote them (``WeightLayout``).
+    static func open(directory: String) throws -> SafeTensorsCheckpoint {
         let weights = try SafeTensorsCheckpoint(directory: directory)
+        let layout = WeightLayout.detect(weights.names)
+        return layout == .native ? weights : try weights.renaming(layout.internalName)
+    }
+
+    /// The tensor names of `directory`'s weights as its files hold them.
+    static func names(directory: String) throws -> [String] { try SafeTensorsCheckpoint(directory: directory).names }
+
+    /// Loads `sets` from `weights` (``load(_:directory:others:tiedEmbedding:)``).
+    static func load(_ sets: [Parameters], from weights: SafeTensorsCheckpoint, others: [String] = [], tiedEmbedding: String? = nil) throws {
         for p in sets { try p.load(from: weights) }
         var unclaimed = weights.names.filter { name in
             !sets.contains { $0.contains(name) } && !(buffers + others).contains { Glob.matches(name, pattern: $0) }
@@ -29,7 +43,7 @@ enum CheckpointWeights {
             unclaimed.remove(at: i)
         }
         guard unclaimed.isEmpty else {
-            let shown = unclaimed.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
+            let shown = unclaimed.prefix(5).map { "'\(weights.storedName($0))'" }.joined(separator: ", ")
             throw ModelError("\(weights.path): \(unclaimed.count) tensor(s) that no parameter of the model claims: \(shown)\(unclaimed.count > 5 ? ", ..." : "") (does config.json describe this checkpoint?)")
         }
     }

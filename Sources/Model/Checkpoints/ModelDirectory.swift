@@ -23,7 +23,7 @@ public enum ModelDirectory {
                                 : try DecoderConfig.load(path: path + "/" + configFile)
         let decoder = DecoderModel(config: config)
         // Of a multimodal checkpoint, the tower's and projector's tensors are left in the file.
-        try CheckpointWeights.load([decoder.parameters], directory: path, others: multimodal ? ["*"] : [],
+        try CheckpointWeights.load([decoder.parameters], from: CheckpointWeights.open(directory: path), others: multimodal ? ["*"] : [],
                                    tiedEmbedding: config.tieWordEmbeddings ? "model.embed_tokens.weight" : nil)
         return decoder
     }

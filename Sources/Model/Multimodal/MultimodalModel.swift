@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import SafeTensors
 import Support
@@ -21,7 +22,8 @@ public final class MultimodalModel: @unchecked Sendable {
         decoder = DecoderModel(config: config.textConfig)
         encoder = VisionEncoder(config: config.visionConfig, selectLayer: config.visionFeatureLayer,
                                 keepClassToken: config.visionFeatureSelectStrategy == "full")
-        projector = Projector(kind: config.projectorType, inputSize: config.visionConfig.hiddenSize, outputSize: config.textConfig.hiddenSize)
+        projector = Projector(kind: config.projectorType, inputSize: config.visionConfig.hiddenSize, outputSize: config.textConfig.hiddenSize,
+                              activation: config.projectorHiddenAct, bias: config.projectorBias)
         moe = config.parrot.map { ParrotMoE(config: $0, hidden: config.textConfig.hiddenSize) }
     }
 
@@ -45,11 +47,18 @@ public final class MultimodalModel: @unchecked Sendable {
         return json["text_config"] != nil
     }
 
-    /// Loads `path` (`config.json`, the weights in one file or shards); every tensor in the
-    /// files must belong to one of the parts.
+    /// Loads `path` (`config.json`, `preprocessor_config.json` when present, the weights in one
+    /// file or shards, named as this project saves them or in either layout of transformers'
+    /// LlavaForConditionalGeneration: ``WeightLayout``); every tensor in the files must belong
+    /// to one of the parts (a SigLIP tower's attention-pooling `head`, which LLaVA does not use,
+    /// is left unread).
     public static func load(_ path: String) throws -> MultimodalModel {
-        let model = MultimodalModel(config: try MultimodalConfig.load(path: path + "/" + ModelDirectory.configFile))
-        try CheckpointWeights.load(model.parameterSets, directory: path,
+        var config = try MultimodalConfig.load(path: path + "/" + ModelDirectory.configFile)
+        let weights = try CheckpointWeights.open(directory: path)
+        let tower = VisionEncoder.defaultPrefix
+        config.visionConfig.postLayerNorm = weights.contains(tower + "post_layernorm.weight")
+        let model = MultimodalModel(config: config)
+        try CheckpointWeights.load(model.parameterSets, from: weights, others: VisionEncoder.unusedTensors.map { tower + $0 },
                                    tiedEmbedding: model.config.textConfig.tieWordEmbeddings ? "model.embed_tokens.weight" : nil)
         return model
     }
@@ -60,6 +69,9 @@ public final class MultimodalModel: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(config), to: path + "/" + ModelDirectory.configFile)
+        if let processor = config.imageProcessor {
+            try AtomicFile.write(processor.jsonData(), to: path + "/" + ImageProcessorConfig.file)
+        }
         var meta = metadata
         meta["format"] = "pt"
         try SafeTensorsCheckpoint.write(parameterSets.flatMap(\.safeTensorsEntries), metadata: meta, into: path, maxShardBytes: maxShardBytes)

@@ -1,7 +1,10 @@
 import Foundation
+import Tensor
 
 /// A CLIP/SigLIP-style vision transformer, as a Hugging Face `vision_config` describes it
-/// (`CLIPVisionConfig` / `SiglipVisionConfig` keys).
+/// (`CLIPVisionConfig` / `SiglipVisionConfig` keys). Absent keys take transformers' class
+/// defaults (``HuggingFaceDefaults``); `hidden_act` defaults to `quick_gelu` for CLIP and
+/// `gelu_pytorch_tanh` for SigLIP, as there.
 public struct VisionConfig: Codable, Sendable, Equatable {
     /// `clip_vision_model` (class token, pre-LayerNorm) or `siglip_vision_model` (neither; patch bias).
     public var modelType: String
@@ -13,6 +16,13 @@ public struct VisionConfig: Codable, Sendable, Equatable {
     public var patchSize: Int
     public var numChannels: Int
     public var layerNormEps: Float
+    /// The MLP's activation (`hidden_act`).
+    public var hiddenAct: Activation
+    /// Whether the tower has its final LayerNorm (`post_layernorm`): Hugging Face's towers do, and
+    /// apply it to the pooled output (CLIP) or the last hidden state (SigLIP), never to the hidden
+    /// states LLaVA selects. Not a config key: set from the weights when a checkpoint is read
+    /// (this project's own towers before it had none).
+    public var postLayerNorm: Bool
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case modelType = "model_type", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
@@ -21,7 +31,8 @@ public struct VisionConfig: Codable, Sendable, Equatable {
     }
 
     public init(modelType: String = "clip_vision_model", hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
-                numAttentionHeads: Int, imageSize: Int, patchSize: Int, numChannels: Int = 3, layerNormEps: Float = 1e-5) {
+                numAttentionHeads: Int, imageSize: Int, patchSize: Int, numChannels: Int = 3, layerNormEps: Float = 1e-5,
+                hiddenAct: Activation? = nil, postLayerNorm: Bool = false) {
         self.modelType = modelType
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -31,7 +42,12 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         self.patchSize = patchSize
         self.numChannels = numChannels
         self.layerNormEps = layerNormEps
+        self.hiddenAct = hiddenAct ?? Self.defaultActivation(modelType)
+        self.postLayerNorm = postLayerNorm
     }
+
+    /// transformers' default `hidden_act`: `quick_gelu` (CLIPVisionConfig), `gelu_pytorch_tanh` (SiglipVisionConfig).
+    static func defaultActivation(_ modelType: String) -> Activation { modelType.hasPrefix("siglip") ? .geluTanh : .quickGELU }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -44,6 +60,15 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         patchSize = try c.decode(Int.self, forKey: .patchSize)
         numChannels = try c.decodeIfPresent(Int.self, forKey: .numChannels) ?? 3
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? (modelType.hasPrefix("siglip") ? 1e-6 : 1e-5)
+        if let name = try c.decodeIfPresent(String.self, forKey: .hiddenAct) {
+            guard let a = Activation(huggingFace: name) else {
+                throw ModelError("vision_config: 'hidden_act' \"\(name)\" is not one of \(Activation.huggingFaceNames.joined(separator: ", "))")
+            }
+            hiddenAct = a
+        } else {
+            hiddenAct = Self.defaultActivation(modelType)
+        }
+        postLayerNorm = false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -57,7 +82,7 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         try c.encode(patchSize, forKey: .patchSize)
         try c.encode(numChannels, forKey: .numChannels)
         try c.encode(layerNormEps, forKey: .layerNormEps)
-        try c.encode("gelu_pytorch_tanh", forKey: .hiddenAct)
+        try c.encode(hiddenAct, forKey: .hiddenAct)
     }
 
     /// CLIP: a class token, LayerNorm before the blocks, no patch-embedding bias. SigLIP: none of these.

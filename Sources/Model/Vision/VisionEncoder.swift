@@ -3,7 +3,9 @@ import Tensor
 
 /// A CLIP/SigLIP vision transformer: patch embedding (as a GEMM over im2col patches), an
 /// optional class token, learned position embeddings, (CLIP) a LayerNorm, then pre-LayerNorm
-/// blocks:  h = x + out_proj(MHA(LN1(x))),  out = h + fc2(GELU(fc1(LN2(h)))).
+/// blocks:  h = x + out_proj(MHA(LN1(x))),  out = h + fc2(act(fc1(LN2(h)))), `act` the config's
+/// `hidden_act` (OpenAI CLIP: quick_gelu; SigLIP: the tanh GELU). The final `post_layernorm`
+/// (when the tower has one) applies only to ``pooledFeatures(_:)``.
 ///
 /// Only the blocks up to the selected hidden state run (LLaVA takes the second-to-last).
 /// Tensor names follow Hugging Face's vision towers under `prefix`.
@@ -33,6 +35,7 @@ public final class VisionEncoder: @unchecked Sendable {
         let position: ParameterSlot                 // (positions, C)
         let preNormWeight, preNormBias: ParameterSlot?  // (C) CLIP's pre_layrnorm
         let blocks: [Block]
+        let postNormWeight, postNormBias: ParameterSlot?  // (C) post_layernorm, when the tower has it
 
         init(_ c: VisionConfig, prefix p: String) {
             let C = c.hiddenSize, I = c.intermediateSize, P = c.patchSize, clip = c.hasClassToken
@@ -56,11 +59,19 @@ public final class VisionEncoder: @unchecked Sendable {
                 return Block(norm1Weight: n1w, norm1Bias: n1b, q: q, qBias: qb, k: k, kBias: kb, v: v, vBias: vb, out: o, outBias: ob,
                              norm2Weight: n2w, norm2Bias: n2b, fc1: f1, fc1Bias: f1b, fc2: f2, fc2Bias: f2b)
             }
+            postNormWeight = t.add(p + "post_layernorm.weight", [C], if: c.postLayerNorm)
+            postNormBias = t.add(p + "post_layernorm.bias", [C], if: c.postLayerNorm)
             table = t.table
         }
     }
 
-    public init(config: VisionConfig, selectLayer: Int = -2, keepClassToken: Bool = false, prefix: String = "vision_tower.vision_model.") {
+    /// Where a multimodal checkpoint keeps the tower (LLaVA's `vision_tower.vision_model.`).
+    public static let defaultPrefix = "vision_tower.vision_model."
+    /// Tensors of Hugging Face towers (under the prefix) that are not read: SigLIP's
+    /// attention-pooling head (`vision_use_head`), which LLaVA-style models never call.
+    public static let unusedTensors = ["head.*"]
+
+    public init(config: VisionConfig, selectLayer: Int = -2, keepClassToken: Bool = false, prefix: String = defaultPrefix) {
         self.config = config
         self.prefix = prefix
         self.selectLayer = selectLayer
@@ -147,7 +158,7 @@ public final class VisionEncoder: @unchecked Sendable {
             Elementwise.add(a.h, a.h, x)
             LayerNorm.forward(y: a.ln2, mean: a.mean2, rstd: a.rstd2, x: a.h, w: w(s.norm2Weight), b: w(s.norm2Bias), eps: c.layerNormEps)
             Linear.forward(y: a.fc1, x: a.ln2, w: w(s.fc1), b: w(s.fc1Bias))
-            GELU.forward(y: a.act, x: a.fc1)
+            c.hiddenAct.forward(y: a.act, x: a.fc1)
             Linear.forward(y: a.out, x: a.act, w: w(s.fc2), b: w(s.fc2Bias))
             Elementwise.add(a.out, a.out, a.h)
             x = a.out
@@ -155,6 +166,40 @@ public final class VisionEncoder: @unchecked Sendable {
         // Feature selection: drop the class token unless `cls_patch`.
         let skip = cls - (keepClassToken ? 1 : 0), F = featureCount
         for b in 0..<B { (acts.features.data + b * F * C).update(from: x.data + (b * T + skip) * C, count: F * C) }
+    }
+
+    // MARK: - The tower's own outputs
+
+    /// Hugging Face's `last_hidden_state` of the last forward, (B, T, C): the last block's output,
+    /// through `post_layernorm` for SigLIP (CLIP's is the raw block output). Needs every block to
+    /// have run (`vision_feature_layer` −1 or L).
+    public func lastHiddenState(_ acts: VisionActivations) -> [Float] {
+        let c = config, N = acts.batch * c.positions, C = c.hiddenSize
+        precondition(blockCount == c.numHiddenLayers, "lastHiddenState needs every block to run")
+        let x = blockCount == 0 ? acts.x0 : acts.blocks[blockCount - 1].out
+        guard !c.hasClassToken, c.postLayerNorm else { return Array(UnsafeBufferPointer(start: x.data, count: N * C)) }
+        return postNormed(x, rows: N)
+    }
+
+    /// CLIP's `pooler_output` of the last forward, (B, C): the class token of the last block's
+    /// output through `post_layernorm`. nil for a tower without a class token or `post_layernorm`.
+    public func pooledOutput(_ acts: VisionActivations) -> [Float]? {
+        let c = config, B = acts.batch, T = c.positions, C = c.hiddenSize
+        precondition(blockCount == c.numHiddenLayers, "pooledOutput needs every block to run")
+        guard c.hasClassToken, c.postLayerNorm else { return nil }
+        let x = blockCount == 0 ? acts.x0 : acts.blocks[blockCount - 1].out
+        let (arena, classTokens) = Arena.build { allocate in allocate([B, C]) }
+        for b in 0..<B { (classTokens.data + b * C).update(from: x.data + b * T * C, count: C) }
+        return withExtendedLifetime(arena) { postNormed(classTokens, rows: B) }
+    }
+
+    /// `post_layernorm` of the first `rows` rows of `x`.
+    private func postNormed(_ x: Tensor, rows N: Int) -> [Float] {
+        let C = config.hiddenSize
+        let (arena, (y, mean, rstd)) = Arena.build { allocate in (allocate([N, C]), allocate([N]), allocate([N])) }
+        LayerNorm.forward(y: y, mean: mean, rstd: rstd, x: Tensor(x.data, shape: [N, C]), w: w(layout.postNormWeight)!,
+                          b: w(layout.postNormBias)!, eps: config.layerNormEps)
+        return withExtendedLifetime(arena) { y.array }
     }
 
     // MARK: - Backward
@@ -172,11 +217,11 @@ public final class VisionEncoder: @unchecked Sendable {
         for b in 0..<B { (d.dres.data + (b * T + skip) * C).update(from: acts.featuresGradient.data + b * F * C, count: F * C) }
         for l in stride(from: blockCount - 1, through: 0, by: -1) {
             let a = acts.blocks[l], s = layout.blocks[l], x = l == 0 ? acts.x0 : acts.blocks[l - 1].out
-            // out = h + fc2(GELU(fc1(ln2)))
+            // out = h + fc2(act(fc1(ln2)))
             d.dact.zero()
             Linear.backward(dx: d.dact, dw: g(s.fc2), db: g(s.fc2Bias), dy: d.dres, x: a.act, w: w(s.fc2))
             d.dfc1.zero()
-            GELU.backward(dx: d.dfc1, dy: d.dact, x: a.fc1)
+            c.hiddenAct.backward(dx: d.dfc1, dy: d.dact, x: a.fc1)
             d.dln.zero()
             Linear.backward(dx: d.dln, dw: g(s.fc1), db: g(s.fc1Bias), dy: d.dfc1, x: a.ln2, w: w(s.fc1))
             LayerNorm.backward(dx: d.dres, dw: g(s.norm2Weight), db: g(s.norm2Bias), dy: d.dln, x: a.h,

@@ -2,6 +2,7 @@ import Data
 import Eval
 import Foundation
 import Model
+import Tensor
 
 /// A training recipe: a model, a tokenizer, and an ordered list of stages, each starting
 /// from the weights the previous one ended with. Keys follow Hugging Face's
@@ -65,26 +66,48 @@ public struct ModelSource: Codable, Sendable, Equatable {
     }
 }
 
-/// The vision side of a LLaVA-style model, initialised from the seed.
+/// The vision side of a LLaVA-style model: a tower initialised from the seed (`architecture`)
+/// or a pretrained Hugging Face tower (`base`), and a projector, fresh or from `projector`.
 public struct VisionSpec: Codable, Sendable, Equatable {
-    /// Hugging Face `vision_config` keys.
-    public var architecture: VisionConfig
+    /// Hugging Face `vision_config` keys, for a tower initialised from the seed.
+    public var architecture: VisionConfig?
+    /// A pretrained tower: a CLIPVisionModel / SiglipVisionModel directory, a full CLIPModel /
+    /// SiglipModel (its vision half) or a LLaVA checkpoint (its tower), with its `preprocessor_config.json`.
+    public var base: String?
+    /// A checkpoint whose `multi_modal_projector.*` tensors start the projector (any LLaVA layout).
+    public var projector: String?
     public var projectorType: Projector.Kind
+    /// The projector's activation (LLaVA's `gelu`, the erf form, by default).
+    public var projectorHiddenAct: Activation
     public var visionFeatureLayer: Int
     /// `default` (patch tokens) or `full` (class token too).
     public var visionFeatureSelectStrategy: String
+    /// LLaVA's `image_aspect_ratio`: `pad` pads images to a square with the mean colour before the
+    /// tower's preprocessing; `square` does not (default: pad for a tower from `architecture`,
+    /// the processor config's pipeline alone for a tower from `base`).
+    public var imageAspectRatio: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case architecture, projectorType = "mm_projector_type", visionFeatureLayer = "vision_feature_layer"
-        case visionFeatureSelectStrategy = "vision_feature_select_strategy"
+        case architecture, base, projector, projectorType = "mm_projector_type", projectorHiddenAct = "projector_hidden_act"
+        case visionFeatureLayer = "vision_feature_layer", visionFeatureSelectStrategy = "vision_feature_select_strategy"
+        case imageAspectRatio = "image_aspect_ratio"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        architecture = try c.decode(VisionConfig.self, forKey: .architecture)
+        architecture = try c.decodeIfPresent(VisionConfig.self, forKey: .architecture)
+        base = try c.decodeIfPresent(String.self, forKey: .base)
+        projector = try c.decodeIfPresent(String.self, forKey: .projector)
         projectorType = try c.decodeIfPresent(Projector.Kind.self, forKey: .projectorType) ?? .mlp2xGELU
+        let act = try c.decodeIfPresent(String.self, forKey: .projectorHiddenAct) ?? Activation.gelu.rawValue
+        guard let activation = Activation(huggingFace: act) else {
+            throw DecodingError.dataCorruptedError(forKey: .projectorHiddenAct, in: c,
+                                                   debugDescription: "'\(act)' is not one of \(Activation.huggingFaceNames.joined(separator: ", "))")
+        }
+        projectorHiddenAct = activation
         visionFeatureLayer = try c.decodeIfPresent(Int.self, forKey: .visionFeatureLayer) ?? -2
         visionFeatureSelectStrategy = try c.decodeIfPresent(String.self, forKey: .visionFeatureSelectStrategy) ?? "default"
+        imageAspectRatio = try c.decodeIfPresent(String.self, forKey: .imageAspectRatio)
     }
 }
 

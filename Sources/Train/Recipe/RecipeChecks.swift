@@ -36,7 +36,20 @@ struct RecipeChecks {
             do { try architecture.validate(file: "'model.architecture'") } catch { throw at.error(["model", "architecture"], "\(error)") }
         }
         if let v = recipe.model.vision {
-            do { try v.architecture.validate(file: "'model.vision'") } catch { throw at.error(["model", "vision", "architecture"], "\(error)") }
+            switch (v.architecture, v.base) {
+            case (nil, nil), (.some, .some):
+                throw at.error(["model", "vision"], "'model.vision' needs exactly one of 'architecture' (a new tower) or 'base' (a pretrained Hugging Face tower)")
+            case (let architecture?, nil):
+                do { try architecture.validate(file: "'model.vision'") } catch { throw at.error(["model", "vision", "architecture"], "\(error)") }
+            case (nil, let base?):
+                try at.requireFile(base + "/" + ModelDirectory.configFile, at: ["model", "vision", "base"], "'model.vision.base': no model at \(base) (config.json missing)")
+            }
+            if let p = v.projector {
+                try at.requireFile(p + "/" + ModelDirectory.configFile, at: ["model", "vision", "projector"], "'model.vision.projector': no checkpoint at \(p) (config.json missing)")
+            }
+            if let r = v.imageAspectRatio, !["pad", "square"].contains(r) {
+                throw at.error(["model", "vision", "image_aspect_ratio"], "'image_aspect_ratio' must be pad or square, got '\(r)'")
+            }
         }
         if recipe.tokenizer == nil && recipe.model.base == nil {
             throw RecipeError(file: at.file, "'tokenizer' is required when the model is initialised from an architecture")

@@ -72,25 +72,51 @@ struct InitialModel {
         return decoder
     }
 
-    /// `decoder` with a new vision tower and projector (and Parrot's MoE) from `model.vision`.
+    /// `decoder` with a vision tower (new from `architecture`, or pretrained from `base`) and a
+    /// projector (new, or from `projector`), and Parrot's MoE, from `model.vision`.
     func attachVision(_ v: VisionSpec, to decoder: DecoderModel, tokenizer: any TextTokenizer, tokenizerPath: String) throws -> MultimodalModel {
         guard let imageToken = tokenizer.id(of: SpecialTokens.image) else {
             throw TrainError("\(tokenizerPath): the tokenizer has no '\(SpecialTokens.image)' piece; add it with special_tokens")
         }
-        var config = MultimodalConfig(textConfig: decoder.config, visionConfig: v.architecture, projectorType: v.projectorType,
+        let pretrained = try v.base.map(PretrainedTower.open)
+        guard let visionConfig = pretrained?.config ?? v.architecture else { throw TrainError("'model.vision' names no tower") }
+        var config = MultimodalConfig(textConfig: decoder.config, visionConfig: visionConfig, projectorType: v.projectorType,
+                                      projectorHiddenAct: v.projectorHiddenAct,
                                       visionFeatureLayer: v.visionFeatureLayer, visionFeatureSelectStrategy: v.visionFeatureSelectStrategy,
                                       imageTokenIndex: Int(imageToken))
+        config.imageAspectRatio = v.imageAspectRatio
+        if let processor = pretrained?.processor {
+            config.imageProcessor = processor
+            config.imageMean = processor.imageMean
+            config.imageStd = processor.imageStd
+        } else if let pretrained, pretrained.config.modelType.hasPrefix("siglip") {
+            config.imageProcessor = .siglip(side: pretrained.config.imageSize)
+            config.imageMean = [0.5, 0.5, 0.5]
+            config.imageStd = [0.5, 0.5, 0.5]
+        } else if let pretrained {
+            config.imageProcessor = .clip(side: pretrained.config.imageSize)
+        }
         config.parrot = recipe.model.parrot
-        try config.validate(file: "'model.vision'")
+        try config.validate(file: v.base.map { $0 + "/" + ModelDirectory.configFile } ?? "'model.vision'")
         let m = MultimodalModel(config: config), std = recipe.model.initializerRange ?? 0.02
         m.decoder.parameters.values.all.copy(from: decoder.parameters.values.all)
-        m.encoder.initialize(seed: seeds.visionTower, std: std)
-        m.projector.initialize(seed: seeds.projector, std: std)
+        if let pretrained {
+            try pretrained.load(into: m.encoder)
+        } else {
+            m.encoder.initialize(seed: seeds.visionTower, std: std)
+        }
+        if let source = v.projector {
+            try m.projector.load(fromCheckpoint: source, towerWidth: visionConfig.hiddenSize, towerSource: v.base ?? "'model.vision.architecture'")
+        } else {
+            m.projector.initialize(seed: seeds.projector, std: std)
+        }
         m.moe?.initialize(seed: seeds.parrot)
         if m.moe != nil { log("parrot: \(Self.parrotSummary(m))") }
-        log("vision: new \(v.architecture.modelType) tower, \(v.architecture.imageSize) px, patch \(v.architecture.patchSize), width \(v.architecture.hiddenSize), "
-            + "\(v.architecture.numHiddenLayers) layers; \(v.projectorType.rawValue) projector; \(m.imageTokens) visual tokens per image "
-            + "(\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
+        let c = visionConfig
+        let tower = pretrained.map { "\($0.description) from \($0.directory)" } ?? "new \(c.modelType) tower"
+        log("vision: \(tower), \(c.imageSize) px, patch \(c.patchSize), width \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.hiddenAct.rawValue); "
+            + "\(v.projector.map { "projector from \($0)" } ?? "new \(v.projectorType.rawValue) projector") (\(v.projectorHiddenAct.rawValue)); "
+            + "\(m.imageTokens) visual tokens per image (\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
         return m
     }
 

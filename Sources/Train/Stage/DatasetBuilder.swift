@@ -41,10 +41,10 @@ struct DatasetBuilder {
 }
 
 extension StageDataset.Vision {
-    /// How `model`'s images are prepared and spliced: its tower's size and normalisation, its
+    /// How `model`'s images are prepared and spliced: its preprocessing (`MultimodalConfig.imagePreprocessor`), its
     /// `<image>` id and visual tokens per image.
     init(model m: MultimodalModel) {
-        self.init(preprocessor: ImagePreprocessor(size: m.config.visionConfig.imageSize, mean: m.config.imageMean, std: m.config.imageStd),
+        self.init(preprocessor: m.config.imagePreprocessor,
                   imageToken: Int32(m.config.imageTokenIndex), tokensPerImage: m.imageTokens)
     }
 }
