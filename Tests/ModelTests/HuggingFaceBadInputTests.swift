@@ -179,4 +179,71 @@ struct HuggingFaceBadInputTests {
         try edit(smol + "/config.json") { $0["rope_interleaved"] = false; $0["is_llama_config"] = true }
         #expect(loadError(smol) == "no error")
     }
+
+    // MARK: Vision towers and LLaVA
+
+    func copyVision(_ name: String) throws -> String {
+        let dir = TestPaths.temporaryDirectory("hf-vision-bad")
+        let source = TestPaths.fixture("hf-vision/" + name)
+        for f in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try FileManager.default.copyItem(atPath: source + "/" + f, toPath: dir + "/" + f)
+        }
+        return dir
+    }
+
+    @Test func llavaWithoutVisionConfig() throws {
+        let dir = try copyVision("llava-tiny")
+        try edit(dir + "/config.json") { $0["vision_config"] = nil }
+        let m = loadError(dir)
+        #expect(m.contains("config.json: missing required key 'vision_config'"), "\(m)")
+    }
+
+    @Test func unknownActivationNames() throws {
+        let dir = try copyVision("llava-tiny")
+        try edit(dir + "/config.json") { j in var v = j["vision_config"] as! [String: Any]; v["hidden_act"] = "relu"; j["vision_config"] = v }
+        let m = loadError(dir)
+        #expect(m.contains("config.json") && m.contains("'hidden_act' \"relu\" is not one of quick_gelu"), "\(m)")
+        let dir2 = try copyVision("llava-tiny")
+        try edit(dir2 + "/config.json") { $0["projector_hidden_act"] = "swish" }
+        let m2 = loadError(dir2)
+        #expect(m2.contains("config.json") && m2.contains("'projector_hidden_act' \"swish\""), "\(m2)")
+        let tower = try copyVision("clip-vision-tiny")
+        try edit(tower + "/config.json") { $0["hidden_act"] = "silu" }
+        let m3 = message { _ = try PretrainedTower.open(tower) }
+        #expect(m3.contains(tower + "/config.json") && m3.contains("'hidden_act' \"silu\""), "\(m3)")
+    }
+
+    @Test func imageTokenOutsideTheVocabulary() throws {
+        let dir = try copyVision("llava-tiny")
+        try edit(dir + "/config.json") { $0["image_token_index"] = 400 }
+        let m = loadError(dir)
+        #expect(m.contains("config.json: 'image_token_index' 400 is outside the vocabulary of 400"), "\(m)")
+        let dir2 = try copyVision("llava-tiny")
+        try edit(dir2 + "/config.json") { $0["image_token_index"] = nil; $0["image_token_id"] = 3 }
+        #expect(loadError(dir2) == "no error", "image_token_id is read too")
+    }
+
+    @Test func imageSeqLengthAndProcessorSizeMustMatchTheTower() throws {
+        let dir = try copyVision("llava-tiny")
+        try edit(dir + "/config.json") { $0["image_seq_length"] = 26 }
+        let m = loadError(dir)
+        #expect(m.contains("'image_seq_length' is 26, but the tower gives 25 visual tokens"), "\(m)")
+        let dir2 = try copyVision("llava-tiny")
+        try edit(dir2 + "/preprocessor_config.json") { $0["crop_size"] = ["height": 32, "width": 32]; $0["size"] = ["shortest_edge": 32] }
+        let m2 = loadError(dir2)
+        #expect(m2.contains("preprocessor_config.json: the processed images are 32x32") && m2.contains("image_size is 30"), "\(m2)")
+        let dir3 = try copyVision("llava-tiny")
+        try edit(dir3 + "/preprocessor_config.json") { $0["resample"] = 2 }
+        let m3 = loadError(dir3)
+        #expect(m3.contains("preprocessor_config.json: 'resample' is 2"), "\(m3)")
+    }
+
+    /// A projector checkpoint whose input width differs from the tower's.
+    @Test func projectorWiderThanTheTower() throws {
+        let projector = Projector(kind: .mlp2xGELU, inputSize: 64, outputSize: 48)
+        let m = message { try projector.load(fromCheckpoint: TestPaths.fixture("hf-vision/llava-tiny"), towerWidth: 64, towerSource: "siglip/config.json") }
+        #expect(m.contains("model.safetensors") && m.contains("'multi_modal_projector.linear_1.weight' has shape [48, 32]")
+                && m.contains("the tower (siglip/config.json) is 64 wide"), "\(m)")
+    }
 }
+

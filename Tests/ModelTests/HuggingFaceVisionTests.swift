@@ -126,4 +126,65 @@ struct HuggingFaceVisionTests {
             }
         }
     }
+
+    /// `convert hf` then `export hf` gives back the published directory's tensors, identical by
+    /// name, shape and value, for either input layout (the export writes save_pretrained's),
+    /// and the configs transformers reads.
+    @Test(arguments: ["llava-tiny", "llava-tiny-other-layout"])
+    func convertThenExportRoundTrips(_ name: String) throws {
+        let source = Self.root + "/" + name, converted = TestPaths.temporaryDirectory("convert"), exported = TestPaths.temporaryDirectory("export")
+        _ = try HuggingFaceImport.convert(directory: source, to: converted)
+        let native = try SafeTensorsCheckpoint(directory: converted)
+        #expect(WeightLayout.detect(native.names) == .native)
+        #expect(native.names.contains("model.embed_tokens.weight") && native.names.contains("vision_tower.vision_model.post_layernorm.weight"))
+        _ = try HuggingFaceExport.export(LoadedModel(directory: converted), source: converted, to: exported)
+        let original = try SafeTensorsCheckpoint(directory: Self.root + "/llava-tiny")  // the save_pretrained layout
+        let written = try SafeTensorsCheckpoint(directory: exported)
+        #expect(written.names == original.names)
+        for n in original.names {
+            #expect(try written.info(n).shape == original.info(n).shape, "\(n)")
+            #expect(try written.floats(n) == original.floats(n), "\(n) differs")
+        }
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exported + "/config.json"))) as! [String: Any]
+        #expect(config["model_type"] as? String == "llava" && config["projector_hidden_act"] as? String == "gelu")
+        #expect(config["image_token_index"] as? Int == 3 && config["image_seq_length"] as? Int == 25)
+        #expect((config["vision_config"] as? [String: Any])?["hidden_act"] as? String == "quick_gelu")
+        #expect(try ImageProcessorConfig.load(directory: exported) == ImageProcessorConfig.load(directory: source))
+        // The exported directory loads here as well and generates what the original does.
+        let c = try #require((try Self.load("llava_cases.json") as LlavaCases).cases.first { $0.image != nil })
+        let record = try Generator.complete(LoadedModel(directory: exported), prompt: .text(c.prompt), image: Self.root + "/" + c.image!,
+                                            maxNewTokens: 10, options: SamplingOptions()) { _ in }
+        #expect(record.generatedIDs == c.generatedIDs)
+    }
+
+    /// Tensors transformers has no place for are refused, or written beside the model on request.
+    @Test func exportRefusesAdaptersUnlessBeside() throws {
+        let converted = TestPaths.temporaryDirectory("convert")
+        _ = try HuggingFaceImport.convert(directory: Self.root + "/llava-tiny", to: converted)
+        let model = try LoadedModel(directory: converted)
+        let withWings = model.multimodal!.attaching(WingsConfig(rank: 2, routerMaxKeys: 64), seed: 1)
+        let dir = TestPaths.temporaryDirectory("wings")
+        try withWings.save(to: dir)
+        try model.tokenizer.save(into: dir)
+        let loaded = try LoadedModel(directory: dir)
+        let out = TestPaths.temporaryDirectory("export")
+        var m = "no error"
+        do { _ = try HuggingFaceExport.export(loaded, source: dir, to: out) } catch { m = "\(error)" }
+        #expect(m.contains("Wings") && m.contains("--adapters-beside"), "\(m)")
+        let summary = try HuggingFaceExport.export(loaded, source: dir, to: out, adaptersBeside: true)
+        #expect(summary.besideTensors > 0)
+        let beside = try SafeTensorsFile(path: out + "/" + HuggingFaceExport.adaptersFile)
+        #expect(beside.tensors.allSatisfy { $0.name.contains("wings") })
+        #expect(try SafeTensorsCheckpoint(directory: out).names.allSatisfy { !$0.contains("wings") })
+    }
+
+    /// A full CLIPModel's text half and a SigLIP tower's pooling head are left unread; a
+    /// standalone tower's tensors all load.
+    @Test func pretrainedTowerReadsTheVisionHalf() throws {
+        let full = try PretrainedTower.open(Self.root + "/clip-full-tiny")
+        #expect(full.description.contains("CLIPModel") && full.config.numHiddenLayers == 2)
+        let siglip = try PretrainedTower.open(Self.root + "/siglip-vision-tiny")
+        #expect(!siglip.config.hasClassToken && siglip.processor?.imageProcessorType == "SiglipImageProcessor")
+    }
 }
+
