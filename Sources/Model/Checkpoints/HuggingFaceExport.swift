@@ -102,7 +102,9 @@ public enum HuggingFaceExport {
             "architectures": ["LlavaForConditionalGeneration"], "model_type": "llava", "text_config": text, "vision_config": vision,
             "image_token_index": c.imageTokenIndex, "projector_hidden_act": c.projectorHiddenAct.rawValue,
             "multimodal_projector_bias": c.projectorBias, "vision_feature_layer": c.visionFeatureLayer,
-            "vision_feature_select_strategy": c.visionFeatureSelectStrategy, "image_seq_length": c.imageTokens,
+            // transformers' `default` drops the first token whatever it is: a tower without a class token keeps all with `full`
+            "vision_feature_select_strategy": c.visionConfig.hasClassToken ? c.visionFeatureSelectStrategy : "full",
+            "image_seq_length": c.imageTokens,
             "tie_word_embeddings": c.textConfig.tieWordEmbeddings, "torch_dtype": "float32",
         ]
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
@@ -124,7 +126,7 @@ public enum HuggingFaceExport {
     static func llavaProcessor(_ c: MultimodalConfig) throws -> Data {
         let object: [String: Any] = [
             "processor_class": "LlavaProcessor", "patch_size": c.visionConfig.patchSize,
-            "vision_feature_select_strategy": c.visionFeatureSelectStrategy,
+            "vision_feature_select_strategy": c.visionConfig.hasClassToken ? c.visionFeatureSelectStrategy : "full",
             "num_additional_image_tokens": c.visionConfig.hasClassToken ? 1 : 0, "image_token": SpecialTokens.image,
         ]
         return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])

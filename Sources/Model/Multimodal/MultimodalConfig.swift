@@ -76,6 +76,10 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         }
         visionFeatureLayer = try c.decodeIfPresent(Int.self, forKey: .visionFeatureLayer) ?? -2
         visionFeatureSelectStrategy = try c.decodeIfPresent(String.self, forKey: .visionFeatureSelectStrategy) ?? "default"
+        if !ownKeys && visionFeatureSelectStrategy == "default" && !visionConfig.hasClassToken {
+            // transformers' `default` drops the first token whatever it is: a SigLIP tower's first patch
+            throw ModelError("'vision_feature_select_strategy' is default with a \(visionConfig.modelType) tower: transformers then drops the tower's first patch token, which this project does not reproduce (LLaVA checkpoints with SigLIP towers use full)")
+        }
         guard let token = try c.decodeIfPresent(Int.self, forKey: .imageTokenIndex) ?? c.decodeIfPresent(Int.self, forKey: .imageTokenId) else {
             throw ModelError("missing required key 'image_token_index' (or 'image_token_id'): the <image> placeholder's id")
         }
