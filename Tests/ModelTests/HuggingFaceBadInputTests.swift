@@ -11,9 +11,9 @@ import Tokenizer
 /// the field (the CLI prints it and exits 1), never a crash or a silent fallback.
 struct HuggingFaceBadInputTests {
     /// A copy of a fixture directory to break.
-    func copy(_ name: String = "qwen2-tiny") throws -> String {
+    func copy(_ name: String = "qwen2-tiny", from folder: String = "hf") throws -> String {
         let dir = TestPaths.temporaryDirectory("hf-bad")
-        let source = TestPaths.fixture("hf/" + name)
+        let source = TestPaths.fixture(folder + "/" + name)
         for f in try FileManager.default.contentsOfDirectory(atPath: source) {
             try FileManager.default.copyItem(atPath: source + "/" + f, toPath: dir + "/" + f)
         }
@@ -182,14 +182,7 @@ struct HuggingFaceBadInputTests {
 
     // MARK: Vision towers and LLaVA
 
-    func copyVision(_ name: String) throws -> String {
-        let dir = TestPaths.temporaryDirectory("hf-vision-bad")
-        let source = TestPaths.fixture("hf-vision/" + name)
-        for f in try FileManager.default.contentsOfDirectory(atPath: source) {
-            try FileManager.default.copyItem(atPath: source + "/" + f, toPath: dir + "/" + f)
-        }
-        return dir
-    }
+    func copyVision(_ name: String) throws -> String { try copy(name, from: "hf-vision") }
 
     @Test func llavaWithoutVisionConfig() throws {
         let dir = try copyVision("llava-tiny")
