@@ -33,6 +33,30 @@ struct MultimodalModelTests {
         #expect(json["model_type"] as? String == "llava" && json["text_config"] != nil && json["vision_config"] != nil)
     }
 
+    /// A checkpoint saved before the activation keys (config.json with `mm_projector_type` but no
+    /// `projector_hidden_act`, `image_seq_length` or `multimodal_projector_bias`; the tower's
+    /// `hidden_act` written as gelu_pytorch_tanh; no preprocessor_config.json) loads with the tanh
+    /// GELU in both places and this project's own image preprocessing: it computes what it did.
+    @Test func checkpointFromBeforeTheActivationKeysComputesTheSame() throws {
+        var c = model().config
+        c.projectorHiddenAct = .geluTanh
+        c.visionConfig.hiddenAct = .geluTanh
+        let m = MultimodalModel(config: c)
+        m.decoder.initialize(seed: 1); m.encoder.initialize(seed: 2); m.projector.initialize(seed: 3)
+        let dir = TestPaths.temporaryDirectory("mm-old")
+        try m.save(to: dir)
+        let path = dir + "/config.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        for key in ["projector_hidden_act", "image_seq_length", "multimodal_projector_bias"] { json[key] = nil }
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+        let old = try MultimodalModel.load(dir)
+        #expect(old.config.projectorHiddenAct == .geluTanh && old.config.visionConfig.hiddenAct == .geluTanh)
+        #expect(old.config.imageProcessor == nil && old.config.imagePreprocessor == .legacy(size: 8, mean: c.imageMean, std: c.imageStd))
+        let a = m.makeImageEncoding(images: 1, maxGuidance: 1), b = old.makeImageEncoding(images: 1, maxGuidance: 1)
+        for i in 0..<a.vision.pixels.count { a.vision.pixels[i] = Float(i % 7) / 7 - 0.5; b.vision.pixels[i] = a.vision.pixels[i] }
+        #expect(m.visualTokens(a, guidance: nil).tokens.array == old.visualTokens(b, guidance: nil).tokens.array)
+    }
+
     @Test func badMultimodalConfigNamesTheKey() throws {
         let dir = TestPaths.temporaryDirectory("mmbad")
         try model().save(to: dir)
