@@ -20,15 +20,18 @@ public enum BicubicResize {
     /// Pillow's `PRECISION_BITS` (32 − 8 − 2).
     static let precisionBits = 22
 
-    /// Per output pixel: the first input pixel and the normalised weights (Pillow's `precompute_coeffs`).
-    static func coefficients(input: Int, output: Int) -> [(start: Int, weights: [Double])] {
+    /// Per output pixel: the first input pixel and the normalised weights (Pillow's `precompute_coeffs`,
+    /// which scales the kernel's argument by 1/filterscale; `.float` divides, as this project did before).
+    static func coefficients(input: Int, output: Int, precision: Precision = .pillow) -> [(start: Int, weights: [Double])] {
         let scale = Double(input) / Double(output)
         let filterScale = max(scale, 1)
         let support = 2 * filterScale, inverseScale = 1 / filterScale
         return (0..<output).map { x in
             let center = (Double(x) + 0.5) * scale
             let lo = max(Int(center - support + 0.5), 0), hi = min(Int(center + support + 0.5), input)
-            var k = (lo..<max(lo, hi)).map { cubic((Double($0) - center + 0.5) * inverseScale) }
+            var k = (lo..<max(lo, hi)).map { i in
+                cubic(precision == .pillow ? (Double(i) - center + 0.5) * inverseScale : (Double(i) - center + 0.5) / filterScale)
+            }
             let total = k.reduce(0, +)
             if total != 0 { k = k.map { $0 / total } }
             return (lo, k)
@@ -90,8 +93,8 @@ public enum BicubicResize {
     /// `image` resampled to `width` x `height` in floating point (no intermediate rounding):
     /// RGB floats in 0…255, interleaved.
     public static func resizeFloat(_ image: RGBImage, width outW: Int, height outH: Int) -> [Float] {
-        let horizontal = coefficients(input: image.width, output: outW).map { ($0.start, $0.weights.map(Float.init)) }
-        let vertical = coefficients(input: image.height, output: outH).map { ($0.start, $0.weights.map(Float.init)) }
+        let horizontal = coefficients(input: image.width, output: outW, precision: .float).map { ($0.start, $0.weights.map(Float.init)) }
+        let vertical = coefficients(input: image.height, output: outH, precision: .float).map { ($0.start, $0.weights.map(Float.init)) }
         var rows = [Float](repeating: 0, count: image.height * outW * 3)
         for y in 0..<image.height {
             for x in 0..<outW {

@@ -54,12 +54,12 @@ public struct ImagePreprocessor: Sendable, Equatable {
     /// This project's preprocessing for checkpoints without a `preprocessor_config.json`: pad to
     /// a square with the mean colour, bicubic resize to `size` x `size` without intermediate
     /// rounding, x/255, normalise.
-    public static func legacy(size: Int, mean: [Float], std: [Float]) -> ImagePreprocessor {
-        ImagePreprocessor(size: size, mean: mean, std: std)
+    public static func legacy(size: Int, mean: [Float], std: [Float], padToSquare: Bool = true) -> ImagePreprocessor {
+        ImagePreprocessor(size: size, mean: mean, std: std, padToSquare: padToSquare)
     }
 
-    private init(size: Int, mean: [Float], std: [Float]) {
-        padToSquare = true
+    private init(size: Int, mean: [Float], std: [Float], padToSquare: Bool) {
+        self.padToSquare = padToSquare
         resize = .exact(height: size, width: size)
         precision = .float
         self.mean = mean
@@ -127,15 +127,23 @@ public struct ImagePreprocessor: Sendable, Equatable {
         }
     }
 
-    /// The centre `crop` (top = (H − h) // 2, left = (W − w) // 2, as transformers' `center_crop`).
+    /// The centre `crop`, as transformers' `center_crop`: top = (H − h) // 2, left = (W − w) // 2;
+    /// an image smaller than the crop is first centred on zeros (padding ⌈(h − H)/2⌉ above and
+    /// ⌈(w − W)/2⌉ to the left).
     func cropped(_ image: RGBImage) -> RGBImage {
         guard let (h, w) = crop, h != image.height || w != image.width else { return image }
-        precondition(h <= image.height && w <= image.width, "crop \(h)x\(w) of a \(image.height)x\(image.width) image")
-        let top = (image.height - h) / 2, left = (image.width - w) / 2
+        let padTop = max(0, (h - image.height + 1) / 2), padLeft = max(0, (w - image.width + 1) / 2)
+        let top = Int((Double(image.height - h) / 2).rounded(.down)) + padTop
+        let left = Int((Double(image.width - w) / 2).rounded(.down)) + padLeft
         var pixels = [UInt8](repeating: 0, count: h * w * 3)
         for y in 0..<h {
-            let src = ((top + y) * image.width + left) * 3
-            for i in 0..<(w * 3) { pixels[y * w * 3 + i] = image.pixels[src + i] }
+            let sy = top + y - padTop
+            guard (0..<image.height).contains(sy) else { continue }
+            for x in 0..<w {
+                let sx = left + x - padLeft
+                guard (0..<image.width).contains(sx) else { continue }
+                for c in 0..<3 { pixels[(y * w + x) * 3 + c] = image.pixels[(sy * image.width + sx) * 3 + c] }
+            }
         }
         return RGBImage(width: w, height: h, pixels: pixels)
     }

@@ -8,7 +8,9 @@ import Foundation
 public struct ImageProcessorConfig: Codable, Sendable, Equatable {
     public static let file = "preprocessor_config.json"
 
-    /// `{"shortest_edge": N}` or `{"height": H, "width": W}` (older files: one integer, a square).
+    /// `{"shortest_edge": N}` or `{"height": H, "width": W}` (older files, OpenAI's CLIP among them,
+    /// write one integer: the shortest edge for `size`, a square for `crop_size`, as transformers'
+    /// `get_size_dict` reads them).
     public struct Size: Codable, Sendable, Equatable {
         public var shortestEdge: Int?
         public var height: Int?
@@ -23,10 +25,6 @@ public struct ImageProcessorConfig: Codable, Sendable, Equatable {
         }
 
         public init(from decoder: any Decoder) throws {
-            if let side = try? decoder.singleValueContainer().decode(Int.self) {
-                self.init(height: side, width: side)
-                return
-            }
             let c = try decoder.container(keyedBy: CodingKeys.self)
             self.init(shortestEdge: try c.decodeIfPresent(Int.self, forKey: .shortestEdge), height: try c.decodeIfPresent(Int.self, forKey: .height),
                       width: try c.decodeIfPresent(Int.self, forKey: .width))
@@ -94,10 +92,12 @@ public struct ImageProcessorConfig: Codable, Sendable, Equatable {
         let d: ImageProcessorConfig = (type ?? "").hasPrefix("Siglip") ? .siglip(side: 224) : .clip(side: 224)
         imageProcessorType = type
         doResize = try c.decodeIfPresent(Bool.self, forKey: .doResize) ?? d.doResize
-        size = try c.decodeIfPresent(Size.self, forKey: .size) ?? d.size
+        size = try (try? c.decodeIfPresent(Int.self, forKey: .size)).map { Size(shortestEdge: $0) }
+            ?? c.decodeIfPresent(Size.self, forKey: .size) ?? d.size
         resample = try c.decodeIfPresent(Int.self, forKey: .resample) ?? d.resample
         doCenterCrop = try c.decodeIfPresent(Bool.self, forKey: .doCenterCrop) ?? d.doCenterCrop
-        cropSize = try c.decodeIfPresent(Size.self, forKey: .cropSize) ?? d.cropSize
+        cropSize = try (try? c.decodeIfPresent(Int.self, forKey: .cropSize)).map { Size(height: $0, width: $0) }
+            ?? c.decodeIfPresent(Size.self, forKey: .cropSize) ?? d.cropSize
         doRescale = try c.decodeIfPresent(Bool.self, forKey: .doRescale) ?? d.doRescale
         rescaleFactor = try c.decodeIfPresent(Float.self, forKey: .rescaleFactor) ?? d.rescaleFactor
         doNormalize = try c.decodeIfPresent(Bool.self, forKey: .doNormalize) ?? d.doNormalize
@@ -133,10 +133,20 @@ public struct ImageProcessorConfig: Codable, Sendable, Equatable {
             if let s = size?.shortestEdge, doResize, h > s || w > s {
                 throw fail("crop_size", "\(h)x\(w) is larger than the resized shortest edge \(s)")
             }
+            if let fixed = resized, h > fixed.height || w > fixed.width {
+                throw fail("crop_size", "\(h)x\(w) is larger than the resized \(fixed.height)x\(fixed.width)")
+            }
             return (h, w)
         }
         guard let resized else { throw fail("do_center_crop", "is false and the resize keeps the aspect ratio: the processed size would vary per image") }
         return resized
+    }
+
+    /// Where `load(directory:)` read the config from: `preprocessor_config.json`, or `processor_config.json`.
+    public static func path(directory: String) -> String {
+        let own = directory + "/" + file
+        return FileManager.default.fileExists(atPath: own) || !FileManager.default.fileExists(atPath: directory + "/processor_config.json")
+            ? own : directory + "/processor_config.json"
     }
 
     /// Reads `directory/preprocessor_config.json`, else the `image_processor` that transformers 5's

@@ -24,7 +24,7 @@ struct Generate: ParsableCommand {
     var promptIDs: String?
     @Flag(help: "Put the prompt in the model's chat template as one user message.")
     var chat = false
-    @Option(help: "Template for --chat: auto (the model's own, else chatml), chatml, llama2, vicuna or plain.")
+    @Option(help: "Template for --chat: auto (the model's own, else chatml), chatml, llama2, vicuna, llava or plain.")
     var template = "auto"
     @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate at most.")
     var maxNewTokens = 64

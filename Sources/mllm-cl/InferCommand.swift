@@ -26,7 +26,7 @@ struct InferCommand: ParsableCommand {
     @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1: off).") var topP: Float = 1
     @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: all).") var topK = 0
     @Option(help: "Random seed (each input samples with seed + its line number).") var seed: UInt64 = 0
-    @Option(help: "Prompt framing: auto (the model's chat template, else chatml), chatml, llama2, vicuna, plain, or none (raw text).")
+    @Option(help: "Prompt framing: auto (the model's chat template, else chatml), chatml, llama2, vicuna, llava, plain, or none (raw text).")
     var template = "auto"
 
     func run() throws {

@@ -238,5 +238,25 @@ struct HuggingFaceBadInputTests {
         #expect(m.contains("model.safetensors") && m.contains("'multi_modal_projector.linear_1.weight' has shape [48, 32]")
                 && m.contains("the tower (siglip/config.json) is 64 wide"), "\(m)")
     }
+
+    /// A LLaVA whose config says another tower width than its tensors have.
+    @Test func llavaTensorsThatDisagreeWithItsConfig() throws {
+        let dir = try copyVision("llava-tiny")
+        try edit(dir + "/config.json") { j in var v = j["vision_config"] as! [String: Any]; v["hidden_size"] = 64; j["vision_config"] = v }
+        let m = loadError(dir)
+        #expect(m.contains("model.safetensors") && m.contains("vision_tower.vision_model.") && m.contains("shape"), "\(m)")
+    }
+
+    /// transformers 5 keeps RoPE's theta in `rope_parameters`: a class default must not replace it.
+    @Test func ropeParametersThetaIsKept() throws {
+        let dir = try copyVision("llava-tiny")
+        try edit(dir + "/config.json") { j in
+            var t = j["text_config"] as! [String: Any]
+            t["rope_parameters"] = ["rope_theta": 1_000_000.0, "rope_type": "default"]
+            t["rope_theta"] = nil
+            j["text_config"] = t
+        }
+        #expect(try LoadedModel(directory: dir).decoder.config.ropeTheta == 1_000_000)
+    }
 }
 

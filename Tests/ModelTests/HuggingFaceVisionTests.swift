@@ -186,5 +186,56 @@ struct HuggingFaceVisionTests {
         let siglip = try PretrainedTower.open(Self.root + "/siglip-vision-tiny")
         #expect(!siglip.config.hasClassToken && siglip.processor?.imageProcessorType == "SiglipImageProcessor")
     }
+
+    /// llava-hf's processor chat template is recognised: `--chat` renders "USER: <image>\n{q} ASSISTANT:"
+    /// with the tokenizer's BOS, as `apply_chat_template` then the LlavaProcessor do.
+    @Test func llavaChatTemplateFramesAsTheProcessor() throws {
+        let fixture: LlavaCases = try Self.load("llava_cases.json")
+        let c = try #require(fixture.cases.first { $0.prompt == "USER: <image>\nWhat shape do you see? ASSISTANT:" })
+        let model = try LoadedModel(directory: Self.root + "/llava-tiny")
+        #expect(try ChatFormat.resolve(nil, tokenizer: model.tokenizer).template == .llava)
+        let record = try Generator.complete(model, prompt: .chat("What shape do you see?", .auto), image: Self.root + "/" + c.image!,
+                                            maxNewTokens: 10, options: SamplingOptions()) { _ in }
+        #expect(record.promptIDs == c.inputIDs)
+        #expect(record.generatedIDs == c.generatedIDs)
+    }
+
+    /// OpenAI's CLIP directories write `"size": 224, "crop_size": 224`: the shortest edge and a square crop.
+    @Test func integerSizesMeanShortestEdgeAndSquareCrop() throws {
+        let json = #"{"image_processor_type": "CLIPImageProcessor", "size": 30, "crop_size": 30, "do_center_crop": true}"#
+        let config = try JSONDecoder().decode(ImageProcessorConfig.self, from: Data(json.utf8))
+        #expect(config.size == .init(shortestEdge: 30) && config.cropSize == .init(height: 30, width: 30))
+        let reference = try #require(try ImageProcessorConfig.load(directory: Self.root + "/clip-vision-tiny"))
+        let image = try ImageDecoder.decode(path: Self.root + "/images/wide_37x23.png")
+        #expect(try ImagePreprocessor(config: config, file: "x").pixels(image) == ImagePreprocessor(config: reference, file: "y").pixels(image))
+    }
+
+    /// A crop larger than the image (no resize) centres it on zeros, as transformers' `center_crop`;
+    /// a crop larger than a fixed resize is refused.
+    @Test func cropLargerThanTheImagePadsWithZeros() throws {
+        var config = ImageProcessorConfig.clip(side: 4)
+        config.doResize = false
+        let pre = try ImagePreprocessor(config: config, file: "p.json")
+        let image = RGBImage(width: 3, height: 2, pixels: [UInt8](repeating: 200, count: 18))
+        let out = pre.pixels(image)
+        // pad ⌈(4−2)/2⌉ = 1 row above, ⌈(4−3)/2⌉ = 1 column left: rows 1...2, columns 1...3 hold the image
+        for y in 0..<4 { for x in 0..<4 {
+            #expect(out.pixels[(y * 4 + x) * 3] == ((1...2).contains(y) && (1...3).contains(x) ? 200 : 0), "(\(x), \(y))")
+        } }
+        var fixed = ImageProcessorConfig.siglip(side: 16)
+        fixed.doCenterCrop = true
+        fixed.cropSize = .init(height: 20, width: 20)
+        var m = "no error"
+        do { _ = try ImagePreprocessor(config: fixed, file: "p.json") } catch { m = "\(error)" }
+        #expect(m.contains("p.json: 'crop_size' 20x20 is larger than the resized 16x16"), "\(m)")
+    }
+
+    /// `image_aspect_ratio: square` turns off the pad of this project's own pipeline.
+    @Test func squareAspectRatioDoesNotPad() {
+        let pre = ImagePreprocessor.legacy(size: 4, mean: ImageProcessorConfig.clipMean, std: ImageProcessorConfig.clipStd, padToSquare: false)
+        let white = RGBImage(width: 4, height: 2, pixels: [UInt8](repeating: 255, count: 24))
+        let out = pre.process(white)
+        #expect(abs(out[0] - (1 - pre.mean[0]) / pre.std[0]) < 1e-4, "row 0 is the (stretched) image, not padding")
+    }
 }
 

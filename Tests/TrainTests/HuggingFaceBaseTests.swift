@@ -78,13 +78,18 @@ struct HuggingFaceBaseTests {
                 model_max_length: 64
                 max_steps: 3
                 learning_rate: 1.0e-3
+            eval:
+              suites:
+                - {name: scenes, path: \(dir)/scenes-suite/en.jsonl, mode: continuation, metric: acc}
             """
+        try ToyScenes(seed: 4, count: 4).writeSuite(to: dir + "/scenes-suite", range: 0..<4, languages: ["en"])
         var o = TrainOptions()
         var lines: [String] = []
         o.log = { lines.append($0) }
         let summary = try Trainer(recipe: try RecipeLoader.decode(yaml, file: "parts.yaml"), options: o).run()
         #expect(summary.losses.count == 3 && summary.losses.allSatisfy(\.isFinite))
         #expect(lines.contains { $0.contains("vision: SiglipVisionModel from") && $0.contains("gelu_pytorch_tanh") })
+        #expect(lines.contains { $0.contains("eval after stage 'align'") && $0.contains("scenes acc") }, "\(lines)")
         let trained = try LoadedModel(directory: try #require(summary.finalCheckpoint))
         let m = try #require(trained.multimodal)
         #expect(m.config.imageProcessor?.imageProcessorType == "SiglipImageProcessor" && m.config.projectorHiddenAct == .gelu)

@@ -13,7 +13,7 @@ extension ChatFormat {
         case .chatml: [SpecialTokens.turnStart, SpecialTokens.turnEnd]
         case .llama2: [bos, eos]
         case .vicuna: [eos]
-        case .plain: [String]()
+        case .plain, .llava: [String]()
         }
         // Matched as one id inside text (after other text: SentencePiece's dummy prefix aside).
         for token in written where tokenizer.id(of: token).map({ tokenizer.encode("a" + token).last != $0 }) ?? true {
@@ -41,13 +41,17 @@ extension ChatFormat {
     /// (`[INST]` and `<<SYS>>`), Vicuna (` USER: `, ` ASSISTANT:` and a default system message).
     /// Any other template is an error naming `file`: never a silent fallback.
     public static func recognizing(_ jinja: String, file: String, tokenizer: any TextTokenizer) throws -> ChatFormat {
-        let unknown = DataError("\(file): chat_template is not one mllm-cl renders (ChatML, LLaMA-2 [INST] or Vicuna USER:/ASSISTANT:); set the recipe's template: key (or --template) to chatml, llama2, vicuna or plain")
+        let unknown = DataError("\(file): chat_template is not one mllm-cl renders (ChatML, LLaMA-2 [INST], Vicuna USER:/ASSISTANT: or llava-hf's); set the recipe's template: key (or --template) to chatml, llama2, vicuna or plain")
         // Qwen3's ChatML adds <think> blocks: rendering it as plain ChatML would be silently wrong.
         guard !jinja.contains("<think>") else { throw unknown }
         if jinja.contains(SpecialTokens.turnStart) && jinja.contains(SpecialTokens.turnEnd) && jinja.contains("assistant") {
             return try ChatFormat(.chatml, tokenizer: tokenizer, defaultSystem: firstMatch(#"<\|im_start\|>system(?:\n|\\n)([^'"<{}]+?)<\|im_end\|>"#, in: jinja))
         }
         if jinja.contains("[INST]") && jinja.contains("<<SYS>>") { return try ChatFormat(.llama2, tokenizer: tokenizer) }
+        // llava-hf's processor template: the role upper-cased, images then texts of a content list
+        if jinja.contains("message['role'].upper()") && jinja.contains("'ASSISTANT:'") && !jinja.contains("<|") {
+            return try ChatFormat(.llava, tokenizer: tokenizer)
+        }
         if jinja.contains(" USER: ") && jinja.contains(" ASSISTANT:"),
            let system = firstMatch(#"set system_message = '((?:[^'\\]|\\.)*)'"#, in: jinja) {
             return try ChatFormat(.vicuna, tokenizer: tokenizer, defaultSystem: system.replacingOccurrences(of: "\\'", with: "'"))

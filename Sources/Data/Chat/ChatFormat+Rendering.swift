@@ -57,6 +57,20 @@ extension ChatFormat {
         }
     }
 
+    /// llava-hf's template: `{role.upper()}: {text} ` per turn (a system turn's text alone), the
+    /// reply and its trailing space supervised.
+    func renderLlava(_ dialogue: [Turn], system: String?, into out: inout Rendering) {
+        if let system { out.append(system + " ") }
+        for t in dialogue {
+            if t.role == .human {
+                out.append("USER: " + t.value + " ")
+            } else {
+                out.append("ASSISTANT: ")
+                out.append(t.value + " ", supervised: true)
+            }
+        }
+    }
+
     /// `{system} USER: {user} ASSISTANT: {assistant}</s>`, the reply with its leading space and
     /// `</s>` supervised (a SentencePiece word carries its space).
     func renderVicuna(_ dialogue: [Turn], system: String?, into out: inout Rendering) {

@@ -32,6 +32,7 @@ public struct ChatFormat: Sendable, Equatable {
         case .plain: renderPlain(dialogue, into: &out)
         case .llama2: try renderLlama2(dialogue, system: given ?? system ?? defaultSystem, into: &out)
         case .vicuna: renderVicuna(dialogue, system: given ?? system ?? defaultSystem, into: &out)
+        case .llava: renderLlava(dialogue, system: given ?? system ?? defaultSystem, into: &out)
         }
         return (out.text, out.supervised)
     }
@@ -48,6 +49,7 @@ public struct ChatFormat: Sendable, Equatable {
         switch template {
         case .chatml: return text + SpecialTokens.turnStart + "assistant\n"
         case .vicuna: return text + " ASSISTANT:"
+        case .llava: return text + "ASSISTANT:"
         case .plain, .llama2: return text
         }
     }
@@ -66,7 +68,8 @@ public struct ChatFormat: Sendable, Equatable {
     /// or the tokenizer is a Hugging Face one (`apply_chat_template(tokenize=True)` adds no special
     /// tokens), else BOS, as this project's checkpoints were always prompted.
     public func promptPrefix(_ tokenizer: any TextTokenizer) -> [Int32] {
-        writesBOS || tokenizer.isHuggingFace ? [] : tokenizer.bosPrefix
+        if template == .llava { return tokenizer.bosPrefix }  // LlavaProcessor tokenizes the rendered text with BOS
+        return writesBOS || tokenizer.isHuggingFace ? [] : tokenizer.bosPrefix
     }
 
     /// The ids of the prompt for `turns` as the model sees it: ``promptPrefix(_:)`` and the

@@ -11,6 +11,10 @@
 /// - `vicuna` (Vicuna v1.1, LLaVA-1.5): `{system} USER: {user} ASSISTANT: {assistant}</s>`, a
 ///   default system prompt, generation prompt ` ASSISTANT:`; the loss is on ` {assistant}</s>`.
 /// - `plain` (LLaVA stage 1): the human text, then the reply and `\n`; the loss is on the reply and `\n`.
+/// - `llava` (llava-hf's processor template, `llava-hf/llava-1.5-*-hf`): `USER: {user} ` and
+///   `ASSISTANT: {assistant} ` per turn (a system turn's text alone), generation prompt
+///   `ASSISTANT:`; prompts get the tokenizer's BOS, as `LlavaProcessor` adds it. The template
+///   writes no EOS, so the loss is on `{assistant} ` alone: train with `vicuna` to teach stopping.
 public enum ChatTemplate: String, Codable, Sendable, CaseIterable {
-    case chatml, plain, llama2, vicuna
+    case chatml, plain, llama2, vicuna, llava
 }

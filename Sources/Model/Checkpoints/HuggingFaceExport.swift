@@ -90,7 +90,8 @@ public enum HuggingFaceExport {
         return Summary(architecture: architectureName, tensors: renamed.count, parameters: renamed.reduce(0) { $0 + $1.data.count }, besideTensors: beside)
     }
 
-    static func architecture(_ c: DecoderConfig) -> String { c.modelType == "qwen2" ? "Qwen2ForCausalLM" : c.modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM" }
+    /// The class `DecoderConfig` writes in `architectures` (a Mistral without sliding window is a LLaMA).
+    static func architecture(_ c: DecoderConfig) -> String { c.modelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM" }
 
     /// transformers' `LlavaConfig`: the decoder's config as `text_config`, the tower's as `vision_config`.
     static func llavaConfig(_ c: MultimodalConfig) throws -> Data {

@@ -124,7 +124,7 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
     /// first with `image_aspect_ratio: pad`), or, without one, this project's own (pad, resize).
     public var imagePreprocessor: ImagePreprocessor {
         guard let p = imageProcessor, let pre = try? ImagePreprocessor(config: p, padToSquare: imageAspectRatio == "pad", file: "") else {
-            return .legacy(size: visionConfig.imageSize, mean: imageMean, std: imageStd)
+            return .legacy(size: visionConfig.imageSize, mean: imageMean, std: imageStd, padToSquare: imageAspectRatio != "square")
         }
         return pre
     }
@@ -149,7 +149,7 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
             throw ModelError("\(file): 'image_aspect_ratio' \"\(imageAspectRatio!)\" is not pad or square (anyres is not supported)")
         }
         if let p = imageProcessor {
-            let processorFile = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(ImageProcessorConfig.file)
+            let processorFile = ImageProcessorConfig.path(directory: (file as NSString).deletingLastPathComponent)
             let (h, w) = try p.outputSize(file: processorFile)
             guard h == visionConfig.imageSize && w == visionConfig.imageSize else {
                 throw ModelError("\(processorFile): the processed images are \(h)x\(w) (crop_size or size), but vision_config's image_size is \(visionConfig.imageSize)")

@@ -31,7 +31,7 @@ public struct PretrainedTower: @unchecked Sendable {
         case "clip_vision_model", "siglip_vision_model":
             vision = object
             description = type == "clip_vision_model" ? "CLIPVisionModel" : "SiglipVisionModel"
-            others = []
+            others = ["visual_projection.weight"]  // CLIPVisionModelWithProjection's projection: not part of the tower
         case "clip", "siglip", "llava":
             guard let sub = object["vision_config"] as? [String: Any] else {
                 throw ModelError("\(path): missing required key 'vision_config' (a \(type) config names its vision tower there)")
@@ -57,7 +57,7 @@ public struct PretrainedTower: @unchecked Sendable {
         config.postLayerNorm = weights.contains(prefix + "post_layernorm.weight")
         return PretrainedTower(directory: directory, config: config, processor: try ImageProcessorConfig.load(directory: directory),
                                description: description, weights: weights,
-                               others: others.isEmpty ? [] : weights.names.filter { !$0.hasPrefix(prefix) })
+                               others: others == ["*"] ? weights.names.filter { !$0.hasPrefix(prefix) } : others)
     }
 
     /// Copies the tower's tensors into `encoder` (built from ``config``, under the default

@@ -77,8 +77,8 @@ public struct VisionSpec: Codable, Sendable, Equatable {
     /// A checkpoint whose `multi_modal_projector.*` tensors start the projector (any LLaVA layout).
     public var projector: String?
     public var projectorType: Projector.Kind
-    /// The projector's activation (LLaVA's `gelu`, the erf form, by default).
-    public var projectorHiddenAct: Activation
+    /// The projector's activation (default: LLaVA's `gelu`, the erf form, or the `projector` checkpoint's).
+    public var projectorHiddenAct: Activation?
     public var visionFeatureLayer: Int
     /// `default` (patch tokens) or `full` (class token too).
     public var visionFeatureSelectStrategy: String
@@ -99,12 +99,13 @@ public struct VisionSpec: Codable, Sendable, Equatable {
         base = try c.decodeIfPresent(String.self, forKey: .base)
         projector = try c.decodeIfPresent(String.self, forKey: .projector)
         projectorType = try c.decodeIfPresent(Projector.Kind.self, forKey: .projectorType) ?? .mlp2xGELU
-        let act = try c.decodeIfPresent(String.self, forKey: .projectorHiddenAct) ?? Activation.gelu.rawValue
-        guard let activation = Activation(huggingFace: act) else {
-            throw DecodingError.dataCorruptedError(forKey: .projectorHiddenAct, in: c,
-                                                   debugDescription: "'\(act)' is not one of \(Activation.huggingFaceNames.joined(separator: ", "))")
+        if let act = try c.decodeIfPresent(String.self, forKey: .projectorHiddenAct) {
+            guard let activation = Activation(huggingFace: act) else {
+                throw DecodingError.dataCorruptedError(forKey: .projectorHiddenAct, in: c,
+                                                       debugDescription: "'\(act)' is not one of \(Activation.huggingFaceNames.joined(separator: ", "))")
+            }
+            projectorHiddenAct = activation
         }
-        projectorHiddenAct = activation
         visionFeatureLayer = try c.decodeIfPresent(Int.self, forKey: .visionFeatureLayer) ?? -2
         visionFeatureSelectStrategy = try c.decodeIfPresent(String.self, forKey: .visionFeatureSelectStrategy) ?? "default"
         imageAspectRatio = try c.decodeIfPresent(String.self, forKey: .imageAspectRatio)

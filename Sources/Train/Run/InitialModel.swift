@@ -80,8 +80,18 @@ struct InitialModel {
         }
         let pretrained = try v.base.map(PretrainedTower.open)
         guard let visionConfig = pretrained?.config ?? v.architecture else { throw TrainError("'model.vision' names no tower") }
+        // A projector from a checkpoint computes as it did there: its activation and biases.
+        var projectorAct = v.projectorHiddenAct ?? .gelu, projectorBias = true
+        if let source = v.projector {
+            let sourceConfig = try MultimodalConfig.load(path: source + "/" + ModelDirectory.configFile)
+            if let asked = v.projectorHiddenAct, asked != sourceConfig.projectorHiddenAct {
+                throw TrainError("'model.vision.projector_hidden_act' is \(asked.rawValue), but the projector of \(source) was trained with \(sourceConfig.projectorHiddenAct.rawValue) (leave the key out to use it)")
+            }
+            projectorAct = sourceConfig.projectorHiddenAct
+            projectorBias = sourceConfig.projectorBias
+        }
         var config = MultimodalConfig(textConfig: decoder.config, visionConfig: visionConfig, projectorType: v.projectorType,
-                                      projectorHiddenAct: v.projectorHiddenAct,
+                                      projectorHiddenAct: projectorAct, projectorBias: projectorBias,
                                       visionFeatureLayer: v.visionFeatureLayer, visionFeatureSelectStrategy: v.visionFeatureSelectStrategy,
                                       imageTokenIndex: Int(imageToken))
         config.imageAspectRatio = v.imageAspectRatio
@@ -115,7 +125,7 @@ struct InitialModel {
         let c = visionConfig
         let tower = pretrained.map { "\($0.description) from \($0.directory)" } ?? "new \(c.modelType) tower"
         log("vision: \(tower), \(c.imageSize) px, patch \(c.patchSize), width \(c.hiddenSize), \(c.numHiddenLayers) layers, \(c.hiddenAct.rawValue); "
-            + "\(v.projector.map { "projector from \($0)" } ?? "new \(v.projectorType.rawValue) projector") (\(v.projectorHiddenAct.rawValue)); "
+            + "\(v.projector.map { "projector from \($0)" } ?? "new \(v.projectorType.rawValue) projector") (\(projectorAct.rawValue)); "
             + "\(m.imageTokens) visual tokens per image (\(m.encoder.parameters.count + m.projector.parameters.count) parameters)")
         return m
     }
