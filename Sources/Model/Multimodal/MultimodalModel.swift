@@ -85,7 +85,9 @@ extension MultimodalModel {
         var c = config
         c.textConfig = spec.recorded(in: c.textConfig)
         let grown = MultimodalModel(config: c)
-        grown.decoder.parameters.values.all.copy(from: decoder.attaching(spec, seed: seed).parameters.values.all)
+        let attached = decoder.attaching(spec, seed: seed)
+        // `values.all` is a view: keep its owner alive across the copy
+        withExtendedLifetime(attached) { grown.decoder.parameters.values.all.copy(from: attached.parameters.values.all) }
         for (dst, src) in zip(grown.parameterSets.dropFirst(), parameterSets.dropFirst()) { dst.values.all.copy(from: src.values.all) }
         return grown
     }

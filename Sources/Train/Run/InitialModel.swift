@@ -109,7 +109,7 @@ struct InitialModel {
         config.parrot = recipe.model.parrot
         try config.validate(file: v.base.map { $0 + "/" + ModelDirectory.configFile } ?? "'model.vision'")
         let m = MultimodalModel(config: config), std = recipe.model.initializerRange ?? 0.02
-        m.decoder.parameters.values.all.copy(from: decoder.parameters.values.all)
+        withExtendedLifetime(decoder) { m.decoder.parameters.values.all.copy(from: decoder.parameters.values.all) }
         if let pretrained {
             try pretrained.load(into: m.encoder)
         } else {
