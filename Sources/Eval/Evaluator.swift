@@ -45,8 +45,9 @@ public final class Evaluator {
     public let decoder: DecoderModel
     public let tokenizer: any TextTokenizer
     public let multimodal: MultimodalModel?
-    /// How an image question is framed (the template the model was instructed with).
-    public var template: ChatTemplate = .chatml
+    /// How an image question is framed (the template the model was instructed with); nil: the
+    /// model's own chat template, else chatml, as an instruct stage renders its conversations.
+    public var template: ChatTemplate?
     let scorer: LogLikelihood
     let bos: [Int32]
     private lazy var encoding = multimodal.map { $0.makeImageEncoding(images: 1, maxGuidance: scorer.maxLength, routedOneByOne: true) }
@@ -147,7 +148,7 @@ public final class Evaluator {
         if mode == .letter {
             question += "\n" + item.choices.enumerated().map { "\(SuiteLoader.letters[$0.offset]). \($0.element)" }.joined(separator: "\n")
         }
-        let prompt = try ChatFormat(template, tokenizer: tokenizer).generationPrompt(SpecialTokens.image + "\n" + question)
+        let prompt = try ChatFormat.resolve(template, tokenizer: tokenizer).generationPrompt(SpecialTokens.image + "\n" + question)
         let promptTokens = tokenizer.encode(prompt)
         let routed = moe && m.moe != nil
         let (tokens, routing) = m.visualTokens(encoding, guidance: routed ? .prompts([bos + promptTokens]) : nil)

@@ -39,8 +39,8 @@ struct EvalCommand: ParsableCommand {
         var truncation: LogLikelihood.Truncation = .left
         @Option(help: "Write the result as JSON here.") var json: String?
         @Option(help: "Also score this model and print the forgetting table (baseline → --model).") var baseline: String?
-        @Option(help: "How image questions are framed: the template the model was instructed with.")
-        var template: ChatTemplate = .chatml
+        @Option(help: "How image questions are framed: the template the model was instructed with (default: the model's own chat template, else chatml).")
+        var template: ChatTemplate?
 
         func run() throws {
             try runReportingErrors {

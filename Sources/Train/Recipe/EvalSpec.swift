@@ -39,8 +39,9 @@ public struct EvalSuiteSpec: Codable, Sendable, Equatable {
     public var limit: Int?
     /// The metric charted and compared: `acc`, or `acc_norm` / `acc_bytes` (continuation mode only).
     public var metric: String
-    /// How image questions are framed: the template the model was instructed with (default chatml).
-    public var template: ChatTemplate
+    /// How image questions are framed: the template the model was instructed with (default: the
+    /// model's own chat template, else chatml, as the instruct stage renders).
+    public var template: ChatTemplate?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, path, mode, shots, split, limit, metric, template
@@ -55,6 +56,6 @@ public struct EvalSuiteSpec: Codable, Sendable, Equatable {
         split = try c.decodeIfPresent(String.self, forKey: .split) ?? "test"
         limit = try c.decodeIfPresent(Int.self, forKey: .limit)
         metric = try c.decodeIfPresent(String.self, forKey: .metric) ?? (mode == .continuation ? "acc_norm" : "acc")
-        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? .chatml
+        template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template)
     }
 }
