@@ -37,7 +37,7 @@ for seed in $seeds; do
   for method in llava wings; do
     dir=$out/$method-seed$seed
     echo "== $method, seed $seed -> $dir"
-    "$bin" train recipes/stories260k-$method.yaml --set model.base="$base" --set seed="$seed" --set output_dir="$dir" \
+    "$bin" train recipes/stories260k-$method.yaml --overwrite --set model.base="$base" --set seed="$seed" --set output_dir="$dir" \
       | grep -E "^(eval after|done in)"
     dirs+=("$dir")
   done

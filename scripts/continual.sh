@@ -19,7 +19,7 @@ dirs=()
 for r in "${recipes[@]}"; do
   name=$(basename "$r" .yaml)
   echo "== $name"
-  "$bin" train "$r" | grep -E "^(eval after|done in)"
+  "$bin" train "$r" --overwrite | grep -E "^(eval after|done in)"
   dirs+=("out/$name")
 done
 echo

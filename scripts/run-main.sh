@@ -9,4 +9,7 @@ bin=.build/release/mllm-cl
 
 "$bin" data toy-world --out out/data/toyworld
 "$bin" data toy-scenes --out out/data/scenes
-"$bin" train recipes/quickstart.yaml "$@"
+# Each run replaces out/quickstart (--overwrite), unless it continues one (make run ARGS=--resume).
+overwrite=--overwrite
+for a in "$@"; do [ "$a" = --resume ] && overwrite=; done
+"$bin" train recipes/quickstart.yaml $overwrite "$@"

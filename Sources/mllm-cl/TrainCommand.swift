@@ -15,6 +15,7 @@ struct TrainCommand: ParsableCommand {
 
     @Argument(help: "The recipe YAML file.") var recipe: String
     @Flag(help: "Continue from the checkpoint OUTPUT/latest names; the loss curve continues exactly.") var resume = false
+    @Flag(help: "Replace an earlier run in the output directory (as the recipe's overwrite_output_dir: true); without it, or --resume, an earlier run is refused.") var overwrite = false
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a recipe field, e.g. --set output_dir=out/x --set stages.0.max_steps=10.", valueName: "key.path=value"))
     var overrides: [String] = []
 
@@ -23,6 +24,7 @@ struct TrainCommand: ParsableCommand {
             let loaded = try RecipeLoader.load(path: recipe, overrides: overrides)
             var options = TrainOptions()
             options.resume = resume
+            options.overwrite = overwrite
             options.terminal = isatty(STDERR_FILENO) != 0
             options.log = { print($0); flushOutput() }
             let summary = try Trainer(recipe: loaded, options: options).run()

@@ -17,6 +17,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Pieces added to the tokenizer as USER_DEFINED (the embedding grows to match).
     public var specialTokens: [String]
     public var outputDir: String
+    /// Replace an earlier run in `output_dir` (Hugging Face's name; `--overwrite` on the command line).
+    public var overwriteOutputDir: Bool
     public var seed: UInt64
     /// Checkpoints kept (oldest deleted first); the final one of each stage is always kept.
     public var saveTotalLimit: Int
@@ -27,7 +29,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var eval: EvalSpec?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, tokenizer, specialTokens = "special_tokens", outputDir = "output_dir", seed
+        case model, tokenizer, specialTokens = "special_tokens", outputDir = "output_dir", overwriteOutputDir = "overwrite_output_dir", seed
         case saveTotalLimit = "save_total_limit", stages, generate, eval
     }
 
@@ -37,6 +39,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         tokenizer = try c.decodeIfPresent(String.self, forKey: .tokenizer)
         specialTokens = try c.decodeIfPresent([String].self, forKey: .specialTokens) ?? []
         outputDir = try c.decode(String.self, forKey: .outputDir)
+        overwriteOutputDir = try c.decodeIfPresent(Bool.self, forKey: .overwriteOutputDir) ?? false
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
         saveTotalLimit = try c.decodeIfPresent(Int.self, forKey: .saveTotalLimit) ?? 2
         stages = try c.decode([Stage].self, forKey: .stages)

@@ -4,6 +4,8 @@ import Foundation
 public struct TrainOptions {
     /// Continue from the checkpoint `OUTPUT/latest` names (a fresh start when there is none).
     public var resume = false
+    /// Replace an earlier run in the output directory (`--overwrite`, or the recipe's `overwrite_output_dir`).
+    public var overwrite = false
     /// Draw a progress line in place (a terminal) instead of periodic log lines.
     public var terminal = false
     /// Stop after this many optimizer steps of the run (tests use it to interrupt a run).

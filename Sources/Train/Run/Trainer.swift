@@ -33,7 +33,8 @@ public final class Trainer {
 
     public func run() throws -> TrainSummary {
         let started = Date(), out = recipe.outputDir
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let directory = try OutputDirectory(out, resume: options.resume, overwrite: options.overwrite || recipe.overwriteOutputDir, log: log)
+        defer { directory.release() }
         summary = TrainSummary()
         let (model, tokenizer, state) = try startingPoint()
         let logs = try RunLog(outputDir: out, keepThrough: state?.globalStep ?? 0)
