@@ -36,6 +36,7 @@ struct OutputDirectoryTests {
         let first = try OutputDirectory(out, resume: false, overwrite: false, log: { _ in })
         let m = message { _ = try run(recipe("live")) }
         #expect(m.contains("output_dir '\(out)' is in use by another run (process \(getpid())"), "\(m)")
+        #expect(FileManager.default.fileExists(atPath: out + "/" + OutputDirectory.lockFile), "the refused run leaves the holder's lock")
         first.release()
         #expect(try run(recipe("live")).losses.count == 3, "the directory is free once the first run ends")
         #expect(!FileManager.default.fileExists(atPath: out + "/" + OutputDirectory.lockFile), "a finished run leaves no lock")

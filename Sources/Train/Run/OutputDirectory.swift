@@ -17,7 +17,8 @@ public final class OutputDirectory {
 
     public let path: String
     private let lockPath: String
-    private var held = true
+    /// Whether this process holds the lock (set once taken: a refused claim must not remove another run's lock).
+    private var held = false
 
     /// Claims `path` for this process: creates it, refuses a live lock or an earlier run (unless
     /// `resume` or `overwrite`), takes over a stale lock, and cleans interrupted saves. `log` hears
@@ -32,6 +33,7 @@ public final class OutputDirectory {
             throw TrainError("output_dir '\(path)': cannot create it (\(Self.reason(error)))")
         }
         try Self.takeLock(lockPath, outputDir: path, log: log)
+        held = true
         do {
             let earlier = Self.runEntries.filter { fm.fileExists(atPath: path + "/" + $0) }
             if !earlier.isEmpty && !resume {
