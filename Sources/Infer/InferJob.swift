@@ -5,7 +5,10 @@ import Tokenizer
 
 /// `mllm-cl infer`: completes every prompt of a JSONL file in batches and appends one JSON line
 /// per completion to the output as its sequence finishes. Ids already in the output are
-/// skipped, so an interrupted run can be rerun; a bad input line is reported and the rest go on.
+/// skipped, so an interrupted run can be rerun (a partial last line, from a write cut short, is
+/// removed first); a bad input line, or a request that fails (a prompt too long for the
+/// context, an unreadable image), is reported and the rest go on: a failing batch is retried
+/// one request at a time, so only the bad ones are lost.
 public struct InferJob {
     public struct Options: Sendable {
         public var model: String
@@ -48,6 +51,7 @@ public struct InferJob {
         guard o.batchSize >= 1, o.maxNewTokens >= 1 else { throw InferError("--batch-size and --max-new-tokens must be at least 1") }
         let loaded = try LoadedModel(directory: o.model)
         guard let data = FileManager.default.contents(atPath: o.input) else { throw InferError("\(o.input): file not found") }
+        if try Self.removePartialLastLine(o.output) { warn("\(o.output): removed a partial last line (a write cut short)") }
         let finished = Self.finishedIDs(in: o.output)
         let out = try Self.openForAppending(o.output)
         defer { try? out.close() }
@@ -61,15 +65,25 @@ public struct InferJob {
         let start = Date()
         for batchStart in stride(from: 0, to: requests.count, by: o.batchSize) {
             let batch = Array(requests[batchStart..<min(requests.count, batchStart + o.batchSize)])
+            var done = Set<String>()
+            let write = { (result: InferResult) throws in
+                try out.write(contentsOf: encoder.encode(result) + Data("\n".utf8))
+                report.tokens += result.tokens
+                report.written += 1
+                done.insert(result.id)
+            }
             do {
-                try generator.generate(batch.map(\.0), seeds: batch.map(\.1)) { result in
-                    try out.write(contentsOf: encoder.encode(result) + Data("\n".utf8))
-                    report.tokens += result.tokens
-                    report.written += 1
-                }
+                try generator.generate(batch.map(\.0), seeds: batch.map(\.1), onFinish: write)
             } catch {
-                report.bad += batch.count
-                warn("batch of \(batch.map(\.0.id).joined(separator: ", ")): \(error)")
+                // One bad request must not cost its batch: the rest again, one by one
+                for (request, seed) in batch where !done.contains(request.id) {
+                    do {
+                        try generator.generate([request], seeds: [seed], onFinish: write)
+                    } catch {
+                        report.bad += 1
+                        warn("\(request.id): \(error)")
+                    }
+                }
             }
         }
         report.seconds = Date().timeIntervalSince(start)
@@ -102,6 +116,17 @@ public struct InferJob {
             if let o = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let id = o["id"] as? String { ids.insert(id) }
         }
         return ids
+    }
+
+    /// Truncates `path` after its last newline when its last line is unterminated (a write cut
+    /// short); returns whether it did. Appending to it would glue the next record onto the fragment.
+    static func removePartialLastLine(_ path: String) throws -> Bool {
+        guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != UInt8(ascii: "\n") else { return false }
+        let keep = (data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw InferError("\(path): cannot open to repair its last line") }
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: UInt64(keep))
+        return true
     }
 
     /// `path` opened for appending (created when missing).

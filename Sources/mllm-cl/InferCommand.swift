@@ -44,6 +44,10 @@ struct InferCommand: ParsableCommand {
             let r = try InferJob(o) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }.run()
             print(String(format: "%d outputs (%d skipped as done, %d bad lines), %d tokens in %.2f s: %.1f tokens/s at batch size %d",
                          r.written, r.skipped, r.bad, r.tokens, r.seconds, Double(r.tokens) / max(r.seconds, 1e-9), batchSize))
+            if r.bad > 0 {
+                // The good lines are written; the exit code says not all were
+                throw InferError("\(r.bad) input line(s) failed (reported above); \(r.written) written to \(output)")
+            }
         }
     }
 }

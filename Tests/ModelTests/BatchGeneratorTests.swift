@@ -44,3 +44,43 @@ struct BatchGeneratorTests {
         #expect(together.values.allSatisfy { $0.tokens > 0 && [FinishReason.stop, .length].contains($0.finishReason) })
     }
 }
+
+/// `infer` on hostile input: one request too long for the context costs only itself (its batch
+/// is retried one by one), and a partial last line in the output (a write cut short) is removed
+/// before appending, so records never glue together.
+struct InferJobRobustnessTests {
+    let dir = TestPaths.temporaryDirectory("infer")
+
+    func job(_ input: String, output: String, warnings: @escaping (String) -> Void = { _ in }) -> InferJob {
+        var o = InferJob.Options(model: TestPaths.fixture("hf/qwen2-tiny"), input: input, output: output)
+        o.maxNewTokens = 3
+        o.batchSize = 4
+        o.framing = .none
+        return InferJob(o, warn: warnings)
+    }
+
+    @Test func aBadRequestDoesNotCostItsBatch() throws {
+        let long = Array(repeating: "Rubok lives in Velora.", count: 200).joined(separator: " ")
+        let lines = [#"{"id": "a", "prompt": "Rubok lives in"}"#, "{\"id\": \"long\", \"prompt\": \"\(long)\"}", #"{"id": "b", "prompt": "Nopak is"}"#]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        var warnings: [String] = []
+        let report = try job(dir + "/in.jsonl", output: dir + "/out.jsonl") { warnings.append($0) }.run()
+        #expect(report.written == 2 && report.bad == 1)
+        #expect(warnings.contains { $0.hasPrefix("long: ") && $0.contains("context") }, "\(warnings)")
+        let ids = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"] as! String
+        }
+        #expect(Set(ids) == ["a", "b"])
+    }
+
+    @Test func aPartialLastLineIsRemovedBeforeAppending() throws {
+        try #"{"id": "a", "prompt": "Rubok lives in"}"#.write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        try "{\"finish_reason\":\"length\",\"id\":\"z\",\"output\":\"x\",\"tokens\":1}\n{\"finish_reason\":\"len".write(toFile: dir + "/out.jsonl", atomically: true, encoding: .utf8)
+        var warnings: [String] = []
+        let report = try job(dir + "/in.jsonl", output: dir + "/out.jsonl") { warnings.append($0) }.run()
+        #expect(report.written == 1 && warnings.contains { $0.contains("removed a partial last line") })
+        let records = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(records.count == 2)
+        for r in records { #expect((try? JSONSerialization.jsonObject(with: Data(r.utf8))) != nil, "\(r)") }
+    }
+}
