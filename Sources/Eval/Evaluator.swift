@@ -166,6 +166,8 @@ public final class Evaluator {
     /// Scores a whole suite. `progress(done, total)` is called after each item.
     public func run(_ suite: MultipleChoiceSuite, options: EvalOptions, modelName: String,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> EvalResult {
+        if let shots = options.shots, shots < 0 { throw EvalError("--shots must be at least 0, got \(shots)") }
+        if let limit = options.limit, limit < 1 { throw EvalError("--limit must be at least 1, got \(limit)") }
         let start = Date()
         let plan = suite.subjects.map { ($0.name, Array($0.items.prefix(options.limit ?? .max))) }
         let total = plan.reduce(0) { $0 + $1.1.count }

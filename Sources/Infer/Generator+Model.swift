@@ -12,6 +12,7 @@ extension Generator {
     public static func complete(_ model: LoadedModel, prompt: GenerationPrompt, image: String? = nil, maxNewTokens: Int,
                                 options: SamplingOptions, onText: @escaping (String) -> Void) throws -> GenerationRecord {
         guard maxNewTokens >= 1 else { throw InferError("--max-new-tokens must be at least 1 (got \(maxNewTokens))") }
+        try options.validate()
         let tokenizer = model.tokenizer
         var ids = try (image == nil ? prompt : prompt.withImagePlaceholder).ids(tokenizer)
         var encoded: ImagePrompt?

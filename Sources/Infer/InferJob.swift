@@ -49,6 +49,7 @@ public struct InferJob {
     public func run() throws -> Report {
         let o = options
         guard o.batchSize >= 1, o.maxNewTokens >= 1 else { throw InferError("--batch-size and --max-new-tokens must be at least 1") }
+        try o.sampling.validate()
         let loaded = try LoadedModel(directory: o.model)
         guard let data = FileManager.default.contents(atPath: o.input) else { throw InferError("\(o.input): file not found") }
         if try Self.removePartialLastLine(o.output) { warn("\(o.output): removed a partial last line (a write cut short)") }

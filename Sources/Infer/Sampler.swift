@@ -17,6 +17,14 @@ public struct SamplingOptions: Sendable, Equatable {
         self.topP = topP
         self.seed = seed
     }
+
+    /// Throws unless the temperature is finite and at least 0, top-k at least 0 and top-p in (0, 1],
+    /// naming the option.
+    public func validate() throws {
+        guard temperature.isFinite, temperature >= 0 else { throw InferError("--temperature must be a finite number at least 0, got \(temperature)") }
+        guard topK >= 0 else { throw InferError("--top-k must be at least 0 (0: all tokens), got \(topK)") }
+        guard topP.isFinite, topP > 0, topP <= 1 else { throw InferError("--top-p must be in (0, 1], got \(topP)") }
+    }
 }
 
 /// Picks tokens from logits: greedy, or temperature sampling with top-k and top-p (nucleus) filtering.

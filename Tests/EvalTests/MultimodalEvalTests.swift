@@ -59,6 +59,19 @@ struct MultimodalEvalTests {
         }
     }
 
+    /// Negative counts from the command line are errors naming the option, not preconditions.
+    @Test func negativeShotsAndLimitAreRefused() throws {
+        let dir = TestPaths.temporaryDirectory("mmeval3")
+        try ToyScenes(seed: 6, count: 1).writeSuite(to: dir, range: 0..<1, languages: ["en"])
+        let suite = try SuiteLoader.load(dir + "/en.jsonl")
+        for (options, expected) in [(EvalOptions(mode: .continuation, shots: -1), "--shots must be at least 0, got -1"),
+                                    (EvalOptions(mode: .continuation, limit: 0), "--limit must be at least 1, got 0")] {
+            var m = "no error"
+            do { _ = try Evaluator(model: model(), tokenizer: tokenizer).run(suite, options: options, modelName: "m") } catch { m = "\(error)" }
+            #expect(m.contains(expected), "\(m)")
+        }
+    }
+
     @Test func resultsPerLanguageAndCategory() throws {
         let dir = TestPaths.temporaryDirectory("mmeval2")
         try ToyScenes(seed: 6, count: 2).writeSuite(to: dir, range: 0..<2)

@@ -155,6 +155,9 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
                              ("max_position_embeddings", maxPositionEmbeddings)] where value <= 0 {
             throw fail("'\(key)' must be positive, got \(value)")
         }
+        try checkSizes(file: file)
+        guard rmsNormEps.isFinite, rmsNormEps > 0 else { throw fail("'rms_norm_eps' must be positive, got \(rmsNormEps)") }
+        guard ropeTheta.isFinite, ropeTheta > 0 else { throw fail("'rope_theta' must be positive, got \(ropeTheta)") }
         guard ["llama", "qwen2", "mistral"].contains(modelType) else {
             throw fail("'model_type' \"\(modelType)\" is not a decoder this project runs (llama, qwen2, mistral)")
         }

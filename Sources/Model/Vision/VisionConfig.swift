@@ -102,6 +102,8 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         guard ["clip_vision_model", "siglip_vision_model"].contains(modelType) else {
             throw fail("'model_type' \"\(modelType)\" is not clip_vision_model or siglip_vision_model")
         }
+        try checkSizes(file: file)
+        guard layerNormEps.isFinite, layerNormEps > 0 else { throw fail("'layer_norm_eps' must be positive, got \(layerNormEps)") }
         guard imageSize % patchSize == 0 else { throw fail("'image_size' \(imageSize) is not a multiple of 'patch_size' \(patchSize)") }
         guard hiddenSize % numAttentionHeads == 0 else { throw fail("'hidden_size' is not divisible by 'num_attention_heads'") }
         guard numChannels == 3 else { throw fail("'num_channels' must be 3 (RGB)") }

@@ -70,6 +70,7 @@ struct RecipeChecks {
             throw at.error(p + [key], "'\(key)' must be at least 1, got \(value)")
         }
         guard s.learningRate > 0, s.learningRate.isFinite else { throw at.error(p + ["learning_rate"], "'learning_rate' must be positive") }
+        try checkOptimizer(s, path: p)
         guard !s.data.isEmpty else { throw at.error(p + ["data"], "stage '\(s.name)' has no data") }
         try s.replay?.validate(stageIndex: i, path: p, at)
         try s.distillation?.validate(stageIndex: i, path: p, at)
@@ -82,6 +83,43 @@ struct RecipeChecks {
             }
         }
     }
+
+    /// The optimizer's and schedule's values in their domains (AdamW's betas in [0, 1), a positive
+    /// epsilon, non-negative clipping, decay, warmup and multipliers, finite everywhere), and
+    /// sizes that fit the memory, before anything is allocated.
+    func checkOptimizer(_ s: Stage, path p: [String]) throws {
+        let domains: [(String, Float, (Float) -> Bool, String)] = [
+            ("adam_beta1", s.adamBeta1, { $0 >= 0 && $0 < 1 }, "in [0, 1)"),
+            ("adam_beta2", s.adamBeta2, { $0 >= 0 && $0 < 1 }, "in [0, 1)"),
+            ("adam_epsilon", s.adamEpsilon, { $0 > 0 }, "positive"),
+            ("max_grad_norm", s.maxGradNorm, { $0 >= 0 }, "at least 0 (0: no clipping)"),
+            ("weight_decay", s.weightDecay, { $0 >= 0 }, "at least 0"),
+            ("min_lr_ratio", s.minLRRatio, { $0 >= 0 && $0 <= 1 }, "in [0, 1]"),
+        ]
+        for (key, value, valid, domain) in domains where !(value.isFinite && valid(value)) {
+            throw at.error(p + [key], "'\(key)' must be \(domain), got \(value)")
+        }
+        guard s.warmupSteps >= 0 else { throw at.error(p + ["warmup_steps"], "'warmup_steps' must be at least 0, got \(s.warmupSteps)") }
+        for (pattern, m) in s.lrMultipliers.sorted(by: { $0.key < $1.key }) where !(m.isFinite && m >= 0) {
+            throw at.error(p + ["lr_multipliers", pattern], "the learning-rate multiplier of '\(pattern)' must be a finite number at least 0, got \(m)")
+        }
+        if let epochs = s.numTrainEpochs, !(epochs.isFinite && epochs > 0 && epochs <= 1e6) {
+            throw at.error(p + ["num_train_epochs"], "'num_train_epochs' must be in (0, 1e6], got \(epochs)")
+        }
+        // Every sequence of a step is allocated at once: bound the tokens of one micro-batch.
+        let tokens = s.batchSize.multipliedReportingOverflow(by: s.modelMaxLength)
+        guard !tokens.overflow, tokens.partialValue <= Self.maxBatchTokens else {
+            throw at.error(p + ["per_device_train_batch_size"], "per_device_train_batch_size x model_max_length = \(s.batchSize) x \(s.modelMaxLength) tokens a step is above this project's limit of \(Self.maxBatchTokens)")
+        }
+        for (j, d) in s.data.enumerated() {
+            if let w = d.weight, !(w.isFinite && w > 0 && w <= 1e6) {
+                throw at.error(p + ["data", String(j), "weight"], "a data source's 'weight' must be in (0, 1e6], got \(w)")
+            }
+        }
+    }
+
+    /// The most tokens one micro-batch may hold (B·T): 2^20, about 1M.
+    static let maxBatchTokens = 1 << 20
 
     /// Every suite exists, its metric fits its mode, and names differ.
     func checkSuites() throws {

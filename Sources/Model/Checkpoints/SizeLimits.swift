@@ -1,0 +1,78 @@
+import Foundation
+
+/// The domains of a config's sizes, checked before anything is allocated: each size within a
+/// documented bound, and the weights' float32 bytes (a product of sizes, computed without
+/// overflow) within the machine's physical memory. A config.json or recipe that breaks one is an
+/// error naming the file, the key and the limit, never a trap or a failed allocation.
+public enum SizeLimits {
+    /// Upper bounds (inclusive) per key; far above any published model of the families run here.
+    public static let bounds: [String: Int] = [
+        "hidden_size": 65_536, "intermediate_size": 1 << 20, "num_hidden_layers": 1_024, "num_attention_heads": 1_024,
+        "num_key_value_heads": 1_024, "vocab_size": 1 << 24, "max_position_embeddings": 1 << 22, "head_dim": 4_096,
+        "image_size": 8_192, "patch_size": 1_024,
+    ]
+
+    /// Throws unless `value` of `key` is within 1...bound.
+    static func check(_ key: String, _ value: Int, file: String, section: String? = nil) throws {
+        let bound = bounds[key] ?? Int.max
+        guard value >= 1, value <= bound else {
+            throw ModelError("\(file): \(section.map { "\($0): " } ?? "")'\(key)' must be in 1...\(bound), got \(value)")
+        }
+    }
+
+    /// Σ of products, as float32 bytes, or nil on overflow.
+    static func bytes(_ counts: [[Int]]) -> Int? {
+        var total = 0
+        for shape in counts {
+            var n = 4
+            for d in shape {
+                let (p, o) = n.multipliedReportingOverflow(by: d)
+                guard !o else { return nil }
+                n = p
+            }
+            let (t, o) = total.addingReportingOverflow(n)
+            guard !o else { return nil }
+            total = t
+        }
+        return total
+    }
+
+    /// Throws when `what`'s weights (`shapes`) would not fit in physical memory.
+    static func checkMemory(_ shapes: [[Int]], what: String, file: String) throws {
+        let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let total = bytes(shapes)
+        guard let total, total <= available else {
+            let size = total.map { String(format: "%.1f GB", Double($0) / 1e9) } ?? "more than 2^63 bytes"
+            throw ModelError("\(file): \(what) would take \(size) of float32 weights, more than this machine's \(String(format: "%.1f GB", Double(available) / 1e9)) of memory")
+        }
+    }
+}
+
+extension DecoderConfig {
+    /// The sizes within ``SizeLimits`` and the weights within memory.
+    func checkSizes(file: String) throws {
+        for (key, value) in [("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers), ("num_attention_heads", numAttentionHeads),
+                             ("num_key_value_heads", numKeyValueHeads), ("intermediate_size", intermediateSize), ("vocab_size", vocabSize),
+                             ("max_position_embeddings", maxPositionEmbeddings)] + (headDim.map { [("head_dim", $0)] } ?? []) {
+            try SizeLimits.check(key, value, file: file)
+        }
+        let C = hiddenSize, I = intermediateSize, V = vocabSize, L = numHiddenLayers, Q = numAttentionHeads * headSize, K = numKeyValueHeads * headSize
+        let perLayer: [[Int]] = [[Q, C], [K, C], [K, C], [C, Q], [I, C], [I, C], [C, I]]
+        try SizeLimits.checkMemory([[V, C], tieWordEmbeddings ? [0] : [V, C]] + Array(repeating: perLayer, count: L).flatMap { $0 },
+                                   what: "the decoder", file: file)
+    }
+}
+
+extension VisionConfig {
+    /// The sizes within ``SizeLimits`` and the weights within memory.
+    func checkSizes(file: String) throws {
+        for (key, value) in [("hidden_size", hiddenSize), ("intermediate_size", intermediateSize), ("num_hidden_layers", numHiddenLayers),
+                             ("num_attention_heads", numAttentionHeads), ("image_size", imageSize), ("patch_size", patchSize)] {
+            try SizeLimits.check(key, value, file: file, section: "vision_config")
+        }
+        let C = hiddenSize, I = intermediateSize
+        try SizeLimits.checkMemory([[C, 3, patchSize, patchSize], [patchCount + 1, C]]
+                                   + Array(repeating: [[4 * C, C], [I, C], [C, I]], count: numHiddenLayers).flatMap { $0 },
+                                   what: "the vision tower", file: file)
+    }
+}
