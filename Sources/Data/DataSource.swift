@@ -122,10 +122,9 @@ public struct SourceReader {
                     try bad("\(name): 'image' must be a path")
                     continue
                 }
-                let root = URL(fileURLWithPath: folder).standardizedFileURL.path
-                let resolved = URL(fileURLWithPath: relative.hasPrefix("/") ? relative : root + "/" + relative).standardizedFileURL.path
-                guard resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
-                    try bad("\(name): image path '\(relative)' escapes the image folder \(root)")
+                let images = ImageFolder(folder)
+                guard let resolved = images.resolve(relative) else {
+                    try bad("\(name): image path '\(relative)' escapes the image folder \(images.root) (through .. or a symbolic link)")
                     continue
                 }
                 image = resolved

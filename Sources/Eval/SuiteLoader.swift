@@ -1,3 +1,4 @@
+import Data
 import Foundation
 
 /// Reads multiple-choice suites:
@@ -96,7 +97,11 @@ public enum SuiteLoader {
             var image: String?
             if let relative = o["image"] ?? o["image_path"] {
                 guard let r = relative as? String, !r.isEmpty else { throw EvalError("\(at): 'image' must be a path") }
-                image = r.hasPrefix("/") ? r : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(r)
+                let folder = ImageFolder((path as NSString).deletingLastPathComponent)
+                guard let inside = folder.resolve(r, absoluteAllowed: true) else {
+                    throw EvalError("\(at): image path '\(r)' escapes the suite's folder \(folder.root) (through .. or a symbolic link)")
+                }
+                image = inside
             }
             let subject = (o["subject"] as? String) ?? (o["category"] as? String) ?? defaultSubject
             items.append(MultipleChoiceItem(question: question, choices: choices, answer: answer, subject: subject,
@@ -142,8 +147,13 @@ public enum SuiteLoader {
             guard let answer = answerIndex(f[a].trimmingCharacters(in: .whitespaces), choices: choices.count) else {
                 throw EvalError("\(at): 'answer' \"\(f[a])\" is not a letter A..\(letters[choices.count - 1])")
             }
-            let image = column("image_path").map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 }.map { r in
-                r.hasPrefix("/") ? r : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(r)
+            var image: String?
+            if let r = column("image_path").map({ f[$0] }), !r.isEmpty {
+                let folder = ImageFolder((path as NSString).deletingLastPathComponent)
+                guard let inside = folder.resolve(r, absoluteAllowed: true) else {
+                    throw EvalError("\(at): image path '\(r)' escapes the suite's folder \(folder.root) (through .. or a symbolic link)")
+                }
+                image = inside
             }
             let category = column("category").map { f[$0] }.flatMap { $0.isEmpty ? nil : $0 }
             items.append(MultipleChoiceItem(question: f[q], choices: choices, answer: answer, subject: category ?? defaultSubject,

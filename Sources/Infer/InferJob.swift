@@ -98,7 +98,8 @@ public struct InferJob {
         for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
             do {
-                let r = try InferRequest(jsonLine: Data(line), folder: folder, model: options.model, acceptsImages: acceptsImages)
+                let r = try InferRequest(jsonLine: Data(line), folder: folder, model: options.model, acceptsImages: acceptsImages,
+                                         contained: options.imageFolder != nil)
                 if finished.contains(r.id) { report.skipped += 1; continue }
                 requests.append((r, options.seed &+ UInt64(i + 1)))
             } catch {

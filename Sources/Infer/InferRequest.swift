@@ -31,7 +31,8 @@ extension InferRequest {
     /// (its first human turn is the prompt). A relative image path starts at `folder`; the image
     /// must decode (an unreadable image is this line's error, not its batch's). `model` names
     /// the model in the error for an image it cannot take (`acceptsImages` false).
-    public init(jsonLine line: Data, folder: String, model: String, acceptsImages: Bool) throws {
+    /// `contained`: image paths must resolve inside `folder` (`--image-folder` given), symbolic links included.
+    public init(jsonLine line: Data, folder: String, model: String, acceptsImages: Bool, contained: Bool = false) throws {
         guard let o = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { throw InferError("not a JSON object") }
         guard let rawID = o["id"] else { throw InferError("missing 'id'") }
         let prompt: String
@@ -47,7 +48,14 @@ extension InferRequest {
         if let relative = o["image"] {
             guard acceptsImages else { throw InferError("has an image, but \(model) has no vision tower") }
             guard let r = relative as? String, !r.isEmpty else { throw InferError("'image' must be a path") }
-            let path = r.hasPrefix("/") ? r : (folder as NSString).appendingPathComponent(r)
+            var path = r.hasPrefix("/") ? r : (folder as NSString).appendingPathComponent(r)
+            if contained {
+                let images = ImageFolder(folder)
+                guard let inside = images.resolve(r, absoluteAllowed: true) else {
+                    throw InferError("image path '\(r)' escapes --image-folder \(images.root) (through .. or a symbolic link)")
+                }
+                path = inside
+            }
             _ = try ImageDecoder.decode(path: path)
             image = path
         }

@@ -67,6 +67,27 @@ struct MultimodalDataTests {
         }
     }
 
+    /// A symbolic link inside the image folder that points outside it is refused like `../`;
+    /// one that stays inside is followed.
+    @Test func symlinkEscapingTheImageFolderIsRejected() throws {
+        try setUp()
+        let outside = TestPaths.temporaryDirectory("outside")
+        try FileManager.default.copyItem(atPath: dir + "/imgs/a.png", toPath: outside + "/secret.png")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/imgs/link.png", withDestinationPath: outside + "/secret.png")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/imgs/inside.png", withDestinationPath: dir + "/imgs/a.png")
+        let json = """
+            [{"id": "x", "image": "link.png", "conversations": [{"from": "human", "value": "<image>"}, {"from": "gpt", "value": "no"}]}]
+            """
+        do {
+            _ = try dataset(json, folder: dir + "/imgs")
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".contains("image path 'link.png' escapes the image folder") && "\(error)".contains("symbolic link"), "\(error)")
+        }
+        let ok = ImageFolder(dir + "/imgs")
+        #expect(ok.resolve("inside.png") != nil && ok.resolve("link.png") == nil && ok.resolve("../imgs/a.png") != nil)
+    }
+
     @Test func corruptImageIsNamedOrSkipped() throws {
         try setUp()
         let json = """
