@@ -31,7 +31,10 @@ public enum ImageDecoder {
     public static let maxPixels = 64 << 20
 
     public static func decode(path: String) throws -> RGBImage {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): image not found") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw DataError("\(path): image not found") }
+        guard !isDirectory.boolValue else { throw DataError("\(path): is a directory, not an image") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): cannot read the image (permissions?)") }
         return try decode(data, name: path)
     }
 

@@ -14,7 +14,21 @@ import Foundation
 /// CSV rows are `question,A,B,C,D,answer` with no header (MMLU) or after a header row
 /// `,Question,A,B,C,D,Answer` whose first column is an index (CMMLU).
 public enum SuiteLoader {
+    /// The longest question or choice accepted, in UTF-8 bytes (64 KiB: far beyond any context;
+    /// a longer one is a broken file, and tokenizing it would take gigabytes).
+    public static let maxFieldBytes = 1 << 16
+
     public static func load(_ path: String, split: String = "test") throws -> MultipleChoiceSuite {
+        let suite = try read(path, split: split)
+        for item in suite.subjects.flatMap(\.items) + suite.examples.values.flatMap({ $0 }) {
+            for (what, text) in [("question", item.question)] + item.choices.map({ ("a choice", $0) }) where text.utf8.count > maxFieldBytes {
+                throw EvalError("\(item.source): \(what) of \(text.utf8.count) bytes is longer than the limit of \(maxFieldBytes) (a broken line?)")
+            }
+        }
+        return suite
+    }
+
+    static func read(_ path: String, split: String) throws -> MultipleChoiceSuite {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw EvalError("\(path): suite not found")

@@ -160,4 +160,15 @@ struct SuiteTests {
         #expect(report.markdown().contains("| zh | 1 | 1.000 | 0.000 |"))
         #expect(report.svg().hasPrefix("<svg") && report.svg().contains(">E1</text>"))
     }
+
+    /// A 100 KB question is refused by name before anything tokenizes it.
+    @Test func overlongFieldIsRefused() throws {
+        let dir = TestPaths.temporaryDirectory("long")
+        let line = "{\"question\": \"" + String(repeating: "x", count: 100_000) + "\", \"choices\": [\"a\", \"b\"], \"answer\": 0}"
+        try line.write(toFile: dir + "/long.jsonl", atomically: true, encoding: .utf8)
+        var m = "no error"
+        do { _ = try SuiteLoader.load(dir + "/long.jsonl") } catch { m = "\(error)" }
+        #expect(m.contains("long.jsonl:1: question of 100000 bytes is longer than the limit of 65536"), "\(m)")
+    }
 }
+

@@ -89,4 +89,17 @@ struct InputDomainTests {
         let m = message { _ = try LoadedModel(directory: copy) }
         #expect(m.contains("model.safetensors: tensor 'model.layers.1.mlp.up_proj.weight' has 1 NaN or infinite value(s)"), "\(m)")
     }
+
+    /// Clear messages where raw decoder dumps or wrong words used to come out.
+    @Test func clearMessagesForDamagedOrWrongInputs() throws {
+        #expect(message { _ = try ImageDecoder.decode(path: dir) } == "\(dir): is a directory, not an image")
+        #expect(recipeError(["seed=-1"]).contains("'seed' should be a non-negative integer"))
+        let checkpoint = TestPaths.temporaryDirectory("state")
+        try #"{"stage": "a"}"#.write(toFile: checkpoint + "/trainer_state.json", atomically: true, encoding: .utf8)
+        let m = message { _ = try Checkpoint.readState(checkpoint) }
+        #expect(m.contains("trainer_state.json: missing the key") && m.contains("damaged"), "\(m)")
+        try "{not json".write(toFile: checkpoint + "/trainer_state.json", atomically: true, encoding: .utf8)
+        #expect(message { _ = try Checkpoint.readState(checkpoint) }.contains("trainer_state.json: not a trainer state"))
+    }
 }
+

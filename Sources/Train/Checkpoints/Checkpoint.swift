@@ -123,8 +123,12 @@ public enum Checkpoint {
     public static func readState(_ dir: String) throws -> TrainerState {
         let path = dir + "/trainer_state.json"
         guard let data = FileManager.default.contents(atPath: path) else { throw TrainError("\(path): not found") }
-        do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch {
-            throw TrainError("\(path): not a trainer state (\(error))")
+        do { return try JSONDecoder().decode(TrainerState.self, from: data) } catch let DecodingError.keyNotFound(key, _) {
+            throw TrainError("\(path): missing the key '\(key.stringValue)' (the checkpoint is damaged; resume from another one)")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw TrainError("\(path): '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type (the checkpoint is damaged; resume from another one)")
+        } catch {
+            throw TrainError("\(path): not a trainer state (not JSON, or damaged; resume from another checkpoint)")
         }
     }
 

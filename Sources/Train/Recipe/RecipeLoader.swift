@@ -157,7 +157,8 @@ public enum RecipeLoader {
 
     static func describe(_ type: Any.Type) -> String {
         switch type {
-        case is Int.Type, is UInt64.Type: "an integer"
+        case is Int.Type: "an integer"
+        case is UInt64.Type: "a non-negative integer (0 to 2^64 − 1)"
         case is Float.Type, is Double.Type: "a number"
         case is Bool.Type: "true or false"
         case is String.Type: "a string"
