@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizer
 import Tensor
 
 /// Imports a llama2.c checkpoint (`.bin`: 7 int32 header, then float32 weights).
@@ -83,7 +84,11 @@ public enum Llama2cImporter {
         guard FileManager.default.fileExists(atPath: tokenizer) else {
             throw ModelError("\(tokenizer): tokenizer model not found")
         }
+        // The tokenizer must be a SentencePiece model whose ids all have an embedding row.
+        let pieces: any TextTokenizer
+        do { pieces = try TokenizerFiles.load(path: tokenizer) } catch { throw ModelError("\(tokenizer): not a tokenizer (\(error))") }
         let decoder = try load(path: model)
+        try ModelDirectory.checkVocabulary(pieces, vocabSize: decoder.config.vocabSize, directory: model)
         try ModelDirectory.save(decoder, to: output, tokenizer: tokenizer, metadata: ["source": "llama2.c"])
         return decoder
     }
