@@ -117,6 +117,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw invalid("not valid JSON")
         }
         guard let object = json as? [String: Any] else { throw invalid("the header is not a JSON object") }
+        // JSON parsers keep the last of two equal keys: a tensor named twice would load silently.
+        var seen = Set<String>()
+        for key in Self.topLevelKeys(bytes) where !seen.insert(key).inserted {
+            throw SafeTensorsError(.duplicateTensor, file: path, tensor: key, "named twice in the header")
+        }
 
         var metadata: [String: String] = [:]
         var tensors: [TensorInfo] = []
@@ -172,5 +177,37 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private static func exactInt(_ value: Any) -> Int? {
         guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
         return value as? Int
+    }
+}
+
+extension SafeTensorsFile {
+    /// The keys of a JSON object's top level, in order, as written (escapes kept), duplicates
+    /// included: a byte scan that skips strings and nested values.
+    static func topLevelKeys(_ json: Data) -> [String] {
+        var keys: [String] = [], depth = 0, expectingKey = false, i = 0
+        let bytes = [UInt8](json)
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                var j = i + 1
+                while j < bytes.count && bytes[j] != UInt8(ascii: "\"") { j += bytes[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                if depth == 1 && expectingKey {
+                    keys.append(String(decoding: bytes[(i + 1)..<min(j, bytes.count)], as: UTF8.self))
+                    expectingKey = false
+                }
+                i = j + 1
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectingKey = depth == 1 && b == UInt8(ascii: "{")
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): if depth == 1 { expectingKey = true }
+            default: break
+            }
+            i += 1
+        }
+        return keys
     }
 }

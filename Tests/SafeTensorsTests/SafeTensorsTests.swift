@@ -1,5 +1,5 @@
 import Foundation
-import SafeTensors
+@testable import SafeTensors
 import TestSupport
 import Testing
 
@@ -79,6 +79,14 @@ struct SafeTensorsTests {
     @Test func truncatedData() {
         let header = #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
         expectError(.offsetsOutOfBounds, file("short.safetensors", header: header, data: floats([1, 2])), tensor: "w")
+    }
+
+    /// A tensor named twice (JSON parsers keep the last) is an error naming it; keys inside
+    /// entries and strings holding braces or escaped quotes do not confuse the scan.
+    @Test func duplicateTensorName() {
+        let header = #"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"note":"a \"}{\" b"},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
+        expectError(.duplicateTensor, file("dup.safetensors", header: header, data: floats([1, 2])), tensor: "w")
+        #expect(SafeTensorsFile.topLevelKeys(Data(header.utf8)) == ["w", "__metadata__", "w"])
     }
 
     @Test func oversizedHeader() {

@@ -74,4 +74,13 @@ struct OutputDirectoryTests {
         _ = try run(recipe("again"), overwrite: true)
         #expect(!FileManager.default.fileExists(atPath: out + "/checkpoints/.tmp-chat-step1-999"))
     }
+
+    /// A recipe edited after its run started does not resume silently into another model.
+    @Test func resumeRefusesAChangedArchitecture() throws {
+        _ = try run(recipe("changed"))
+        var m = "no error"
+        do { _ = try run(recipe("changed", ["model.architecture.intermediate_size=48"]), resume: true) } catch { m = "\(error)" }
+        #expect(m.contains("--resume: the recipe's model.architecture.intermediate_size is 48 but") && m.contains("has 64"), "\(m)")
+    }
 }
+

@@ -62,6 +62,25 @@ public final class Trainer {
         return summary
     }
 
+    /// A resumed checkpoint must be the recipe's model: when the recipe gives an architecture,
+    /// its sizes must equal the checkpoint's (the vocabulary may have grown by `special_tokens`),
+    /// else the recipe was edited after the run started, and resuming would silently train another model.
+    static func checkArchitecture(of loaded: LoadedModel, at dir: String, against recipe: Recipe) throws {
+        guard let a = recipe.model.architecture else { return }
+        let c = loaded.decoder.config
+        let pairs: [(String, Int, Int)] = [("hidden_size", a.hiddenSize, c.hiddenSize), ("num_hidden_layers", a.numHiddenLayers, c.numHiddenLayers),
+                                           ("num_attention_heads", a.numAttentionHeads, c.numAttentionHeads),
+                                           ("num_key_value_heads", a.numKeyValueHeads, c.numKeyValueHeads),
+                                           ("intermediate_size", a.intermediateSize, c.intermediateSize)]
+        for (key, recipeValue, checkpointValue) in pairs where recipeValue != checkpointValue {
+            throw TrainError("--resume: the recipe's model.architecture.\(key) is \(recipeValue) but \(dir) has \(checkpointValue): the recipe changed after the run started (start a new output_dir, or --overwrite)")
+        }
+        if let v = recipe.model.vision?.architecture, let m = loaded.multimodal?.config.visionConfig,
+           (v.hiddenSize, v.numHiddenLayers, v.imageSize, v.patchSize) != (m.hiddenSize, m.numHiddenLayers, m.imageSize, m.patchSize) {
+            throw TrainError("--resume: the recipe's model.vision.architecture differs from \(dir)'s vision tower: the recipe changed after the run started")
+        }
+    }
+
     /// Where the run starts: the checkpoint `latest` names (with `--resume`) or the recipe's model.
     func startingPoint() throws -> (AnyModel, any TextTokenizer, TrainerState?) {
         let out = recipe.outputDir
@@ -76,6 +95,7 @@ public final class Trainer {
         guard state.stageIndex < recipe.stages.count, recipe.stages[state.stageIndex].name == state.stage else {
             throw TrainError("\(dir): stage '\(state.stage)' is not stage \(state.stageIndex) of the recipe")
         }
+        try Self.checkArchitecture(of: loaded, at: dir, against: recipe)
         generation = loaded.generation
         return (loaded.model, loaded.tokenizer, state)
     }
