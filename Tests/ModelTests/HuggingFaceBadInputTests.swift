@@ -258,5 +258,18 @@ struct HuggingFaceBadInputTests {
         }
         #expect(try LoadedModel(directory: dir).decoder.config.ropeTheta == 1_000_000)
     }
+
+    /// Valid JSON with a fractional or huge number where an integer belongs names the key
+    /// (Foundation's decoder says only "not valid JSON").
+    @Test func fractionalOrHugeIntegerNamesTheKey() throws {
+        let dir = try copy()
+        try edit(dir + "/config.json") { $0["hidden_size"] = 64.5 }
+        let m = loadError(dir)
+        #expect(m.contains("config.json: 'hidden_size' is 64.5: an integer is expected there"), "\(m)")
+        let dir2 = try copy()
+        try edit(dir2 + "/config.json") { $0["num_hidden_layers"] = 1e30 }
+        let m2 = loadError(dir2)
+        #expect(m2.contains("'num_hidden_layers' is") && m2.contains("an integer is expected there"), "\(m2)")
+    }
 }
 

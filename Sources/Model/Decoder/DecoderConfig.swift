@@ -185,7 +185,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     public static func load(path: String) throws -> DecoderConfig {
         let (data, object) = try ConfigFile.read(path)
         try DecoderConfigKeys.check(object, file: path)
-        let config = try ConfigFile.decode(DecoderConfig.self, from: data, path: path, what: "valid JSON")
+        let config = try ConfigFile.decode(DecoderConfig.self, from: data, path: path, what: "a decoder config")
         try config.validate(file: path)
         return config
     }
