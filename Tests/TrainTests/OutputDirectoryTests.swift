@@ -82,5 +82,12 @@ struct OutputDirectoryTests {
         do { _ = try run(recipe("changed", ["model.architecture.intermediate_size=48"]), resume: true) } catch { m = "\(error)" }
         #expect(m.contains("--resume: the recipe's model.architecture.intermediate_size is 48 but") && m.contains("has 64"), "\(m)")
     }
+
+    /// An output_dir that cannot be created says why, naming output_dir (not a raw NSError).
+    @Test func anUncreatableOutputDirSaysWhy() throws {
+        try "x".write(toFile: dir + "/afile", atomically: true, encoding: .utf8)
+        let m = message { _ = try OutputDirectory(dir + "/afile/out", resume: false, overwrite: false, log: { _ in }) }
+        #expect(m == "output_dir '\(dir)/afile/out': cannot create it ('\(dir)/afile' is a file, not a folder)", "\(m)")
+    }
 }
 
