@@ -41,7 +41,7 @@ public enum HuggingFaceExport {
         if !adapterNames.isEmpty && !adaptersBeside {
             let what = [decoder.config.wings != nil ? "Wings' learners ('wings')" : nil, loaded.multimodal?.config.parrot != nil ? "Parrot's MoE ('parrot')" : nil]
                 .compactMap { $0 }.joined(separator: " and ")
-            throw ModelError("\(source)/config.json: the model has \(what), which transformers' \(loaded.multimodal == nil ? architecture(decoder.config) : "LlavaForConditionalGeneration") has no place for; pass --adapters-beside to write the model without them and their \(adapterNames.count) tensors into \(adaptersFile)")
+            throw ModelError("\(source)/config.json: the model has \(what), which transformers' \(loaded.multimodal == nil ? decoder.config.architecture : "LlavaForConditionalGeneration") has no place for; pass --adapters-beside to write the model without them and their \(adapterNames.count) tensors into \(adaptersFile)")
         }
         if let m = loaded.multimodal, m.config.projectorType != .mlp2xGELU {
             throw ModelError("\(source)/config.json: 'mm_projector_type' is \(m.config.projectorType.rawValue); transformers' LLaVA projector is always two linear layers (mlp2x_gelu)")
@@ -62,7 +62,7 @@ public enum HuggingFaceExport {
             try AtomicFile.write(processorConfig(m.config).jsonData(), to: out + "/" + ImageProcessorConfig.file)
             try AtomicFile.write(llavaProcessor(m.config), to: out + "/processor_config.json")
         } else {
-            architectureName = architecture(decoder.config)
+            architectureName = decoder.config.architecture
             entries = decoder.parameters.safeTensorsEntries.filter { !skip.contains($0.name) }
             var config = decoder.config
             config.wings = nil
@@ -89,9 +89,6 @@ public enum HuggingFaceExport {
         }
         return Summary(architecture: architectureName, tensors: renamed.count, parameters: renamed.reduce(0) { $0 + $1.data.count }, besideTensors: beside)
     }
-
-    /// The class `DecoderConfig` writes in `architectures` (a Mistral without sliding window is a LLaMA).
-    static func architecture(_ c: DecoderConfig) -> String { c.modelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM" }
 
     /// transformers' `LlavaConfig`: the decoder's config as `text_config`, the tower's as `vision_config`.
     static func llavaConfig(_ c: MultimodalConfig) throws -> Data {

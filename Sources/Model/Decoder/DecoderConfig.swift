@@ -115,7 +115,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(modelType, forKey: .modelType)
-        try c.encode([modelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"], forKey: .architectures)
+        try c.encode([architecture], forKey: .architectures)
         try c.encode(hiddenSize, forKey: .hiddenSize)
         try c.encode(numHiddenLayers, forKey: .numHiddenLayers)
         try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
@@ -142,6 +142,9 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     public var headSize: Int { headDim ?? hiddenSize / numAttentionHeads }
     public var kvSize: Int { numKeyValueHeads * headSize }
     /// q, k and v projections carry biases (Qwen2, or LLaMA with `attention_bias`).
+    /// The transformers class written in `architectures` (a Mistral without sliding window is a LLaMA).
+    public var architecture: String { modelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM" }
+
     public var qkvBias: Bool { modelType == "qwen2" || attentionBias }
     /// The output projection carries a bias (LLaMA with `attention_bias` only).
     public var outputBias: Bool { modelType != "qwen2" && attentionBias }

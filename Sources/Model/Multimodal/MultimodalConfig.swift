@@ -61,15 +61,9 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         visionConfig = try c.decode(VisionConfig.self, forKey: .visionConfig)
         let ownKeys = c.contains(.projectorType)
         projectorType = try c.decodeIfPresent(Projector.Kind.self, forKey: .projectorType) ?? .mlp2xGELU
-        if let name = try c.decodeIfPresent(String.self, forKey: .projectorHiddenAct) {
-            guard let a = Activation(huggingFace: name) else {
-                throw ModelError("'projector_hidden_act' \"\(name)\" is not one of \(Activation.huggingFaceNames.joined(separator: ", "))")
-            }
-            projectorHiddenAct = a
-        } else {
-            // transformers' default is gelu; this project's checkpoints before the key computed the tanh form
-            projectorHiddenAct = ownKeys ? .geluTanh : .gelu
-        }
+        // transformers' default is gelu; this project's checkpoints before the key computed the tanh form
+        projectorHiddenAct = try c.decodeIfPresent(String.self, forKey: .projectorHiddenAct).map { try Activation.configValue($0, key: "'projector_hidden_act'") }
+            ?? (ownKeys ? .geluTanh : .gelu)
         projectorBias = try c.decodeIfPresent(Bool.self, forKey: .projectorBias) ?? true
         if (try? c.decodeIfPresent([Int].self, forKey: .visionFeatureLayer)) != nil {
             throw ModelError("'vision_feature_layer' is a list: features concatenated from several layers are not supported (give one index)")

@@ -17,7 +17,7 @@ public struct PretrainedTower: @unchecked Sendable {
     /// What the directory holds, for the log ("CLIPVisionModel", "the vision half of a CLIPModel", ...).
     public let description: String
     private let weights: SafeTensorsCheckpoint
-    /// Patterns of tensors that belong to other parts of the model (a CLIPModel's text half).
+    /// Tensors that belong to other parts of the model and are left unread (a CLIPModel's text half).
     private let others: [String]
 
     /// Opens `directory`; a missing or malformed file, a model type that is not a CLIP or SigLIP
@@ -26,19 +26,19 @@ public struct PretrainedTower: @unchecked Sendable {
         let path = directory + "/" + ModelDirectory.configFile
         let (_, object) = try ConfigFile.read(path)
         let type = object["model_type"] as? String ?? ""
-        let vision: [String: Any], description: String, others: [String]
+        let vision: [String: Any], description: String, fullModel: Bool
         switch type {
         case "clip_vision_model", "siglip_vision_model":
             vision = object
             description = type == "clip_vision_model" ? "CLIPVisionModel" : "SiglipVisionModel"
-            others = ["visual_projection.weight"]  // CLIPVisionModelWithProjection's projection: not part of the tower
+            fullModel = false
         case "clip", "siglip", "llava":
             guard let sub = object["vision_config"] as? [String: Any] else {
                 throw ModelError("\(path): missing required key 'vision_config' (a \(type) config names its vision tower there)")
             }
             vision = HuggingFaceDefaults.filled(sub, defaultType: type == "siglip" ? "siglip_vision_model" : "clip_vision_model")
             description = type == "llava" ? "the vision tower of a LlavaForConditionalGeneration" : "the vision half of a \(type == "clip" ? "CLIPModel" : "SiglipModel")"
-            others = ["*"]  // filtered to everything outside the tower below
+            fullModel = true
         default:
             throw ModelError("\(path): 'model_type' \"\(type)\" is not a vision tower (clip_vision_model, siglip_vision_model, or a clip, siglip or llava model)")
         }
@@ -57,7 +57,8 @@ public struct PretrainedTower: @unchecked Sendable {
         config.postLayerNorm = weights.contains(prefix + "post_layernorm.weight")
         return PretrainedTower(directory: directory, config: config, processor: try ImageProcessorConfig.load(directory: directory),
                                description: description, weights: weights,
-                               others: others == ["*"] ? weights.names.filter { !$0.hasPrefix(prefix) } : others)
+                               // a full model's other parts; a standalone tower's only extra, CLIPVisionModelWithProjection's projection
+                               others: fullModel ? weights.names.filter { !$0.hasPrefix(prefix) } : ["visual_projection.weight"])
     }
 
     /// Copies the tower's tensors into `encoder` (built from ``config``, under the default

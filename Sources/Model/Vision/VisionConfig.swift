@@ -60,14 +60,8 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         patchSize = try c.decode(Int.self, forKey: .patchSize)
         numChannels = try c.decodeIfPresent(Int.self, forKey: .numChannels) ?? 3
         layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? (modelType.hasPrefix("siglip") ? 1e-6 : 1e-5)
-        if let name = try c.decodeIfPresent(String.self, forKey: .hiddenAct) {
-            guard let a = Activation(huggingFace: name) else {
-                throw ModelError("vision_config: 'hidden_act' \"\(name)\" is not one of \(Activation.huggingFaceNames.joined(separator: ", "))")
-            }
-            hiddenAct = a
-        } else {
-            hiddenAct = Self.defaultActivation(modelType)
-        }
+        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct).map { try Activation.configValue($0, key: "vision_config: 'hidden_act'") }
+            ?? Self.defaultActivation(modelType)
         postLayerNorm = false
     }
 
@@ -107,5 +101,15 @@ public struct VisionConfig: Codable, Sendable, Equatable {
         guard imageSize % patchSize == 0 else { throw fail("'image_size' \(imageSize) is not a multiple of 'patch_size' \(patchSize)") }
         guard hiddenSize % numAttentionHeads == 0 else { throw fail("'hidden_size' is not divisible by 'num_attention_heads'") }
         guard numChannels == 3 else { throw fail("'num_channels' must be 3 (RGB)") }
+    }
+}
+
+extension Activation {
+    /// The activation a config.json names at `key`; an unknown name is an error listing the known ones.
+    static func configValue(_ name: String, key: String) throws -> Activation {
+        guard let a = Activation(huggingFace: name) else {
+            throw ModelError("\(key) \"\(name)\" is not one of \(huggingFaceNames.joined(separator: ", "))")
+        }
+        return a
     }
 }
