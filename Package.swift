@@ -51,6 +51,9 @@ let package = Package(
         .target(name: "Infer", dependencies: ["Support", "Model", "Tensor", "Tokenizer", "Data"], swiftSettings: cpuFlags),
         .target(name: "Eval", dependencies: ["Support", "Model", "Tokenizer", "Tensor", "Data"], swiftSettings: cpuFlags),
         .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
+        // The parsers a user's files reach, as functions of bytes, for libFuzzer and the corpus tests.
+        .target(name: "Fuzzing", dependencies: ["Support", "SafeTensors", "Model", "Tokenizer", "Data", "Eval", "Train"],
+                swiftSettings: cpuFlags),
 
         // Gradient checking and fixture paths, for tests only.
         .target(name: "TestSupport", dependencies: ["Tensor"], swiftSettings: cpuFlags),
@@ -64,6 +67,8 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        // libFuzzer's entry point over Fuzzing (scripts/fuzz.sh); without -DFUZZING, a replayer.
+        .executableTarget(name: "mllm-cl-fuzz", dependencies: ["Fuzzing"], swiftSettings: cpuFlags),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
@@ -76,6 +81,7 @@ let package = Package(
         ),
         .testTarget(name: "EvalTests", dependencies: ["Eval", "Model", "Tensor", "Tokenizer", "Data", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "TestSupport"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -1,6 +1,8 @@
+import Support
+
 /// A safetensors file that cannot be read as asked, naming the file and, where
 /// one is involved, the tensor.
-public struct SafeTensorsError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct SafeTensorsError: UserFacingError, Equatable {
     public enum Kind: String, Sendable {
         case fileNotFound, truncated, headerTooLarge, invalidHeader
         case unsupportedDType, offsetsOutOfBounds, overlappingOffsets, sizeMismatch

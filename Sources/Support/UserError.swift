@@ -4,10 +4,15 @@
 /// `Domain` gives each module its own error type with one implementation:
 /// `DataError`, `ModelError`, `EvalError`, `TokenizerError` and `TrainError` are all
 /// `UserError`s, so `#expect(throws: DataError.self)` still tells them apart.
-public struct UserError<Domain: ErrorDomain>: Error, CustomStringConvertible, Sendable {
+public struct UserError<Domain: ErrorDomain>: UserFacingError {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// An error whose description is meant for the user: one line naming the file and the field,
+/// line or tensor at fault. Anything else that escapes a parser (a raw `DecodingError`, an
+/// `NSError`) is a bug the fuzz targets report (`Fuzzing`).
+public protocol UserFacingError: Error, CustomStringConvertible, Sendable {}
 
 /// Marks the module an error comes from (an uninhabited enum per module).
 public protocol ErrorDomain: Sendable {}

@@ -37,13 +37,37 @@ public enum SizeLimits {
         return total
     }
 
-    /// Throws when `what`'s weights (`shapes`) would not fit in physical memory.
+    /// The memory a model may take, in bytes: the smallest of physical memory, the cgroup's
+    /// `memory.max` (a container's limit, which physical memory does not show) and
+    /// `MLLM_CL_MEMORY_LIMIT` (bytes, or with a K, M or G suffix: `512M`).
+    public static var availableMemory: Int {
+        var limits = [Int(clamping: ProcessInfo.processInfo.physicalMemory)]
+        if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
+           let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            limits.append(bytes)
+        }
+        if let text = ProcessInfo.processInfo.environment["MLLM_CL_MEMORY_LIMIT"], let bytes = byteCount(text) {
+            limits.append(bytes)
+        }
+        return limits.min()!
+    }
+
+    /// `text` as a byte count: digits with an optional K, M or G (powers of 1024).
+    static func byteCount(_ text: String) -> Int? {
+        let shifts: [Character: Int] = ["K": 10, "M": 20, "G": 30]
+        guard let last = text.uppercased().last else { return nil }
+        let shift = shifts[last] ?? 0
+        guard let n = Int(shift == 0 ? text : String(text.dropLast())), n > 0, n < 1 << (62 - shift) else { return nil }
+        return n << shift
+    }
+
+    /// Throws when `what`'s weights (`shapes`) would not fit in ``availableMemory``.
     static func checkMemory(_ shapes: [[Int]], what: String, file: String) throws {
-        let available = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        let available = availableMemory
         let total = bytes(shapes)
         guard let total, total <= available else {
             let size = total.map { String(format: "%.1f GB", Double($0) / 1e9) } ?? "more than 2^63 bytes"
-            throw ModelError("\(file): \(what) would take \(size) of float32 weights, more than this machine's \(String(format: "%.1f GB", Double(available) / 1e9)) of memory")
+            throw ModelError("\(file): \(what) would take \(size) of float32 weights, more than the \(String(format: "%.1f GB", Double(available) / 1e9)) of memory available")
         }
     }
 }

@@ -1,0 +1,63 @@
+// The libFuzzer entry point over ``FuzzTarget`` (built by `scripts/fuzz.sh` with
+// `-sanitize=fuzzer,address -DFUZZING`; libFuzzer supplies `main`). The target is named by
+// `MLLM_CL_FUZZ_TARGET`. A finding (a raw error, a message not naming the file) aborts, so that
+// libFuzzer saves the input like any crash.
+//
+// Built without FUZZING (as `swift build` does), it replays files instead:
+// `mllm-cl-fuzz TARGET FILE...` prints each file's outcome and exits 1 on a finding.
+import Foundation
+import Fuzzing
+
+/// Writes `line` to standard error.
+func complain(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+#if FUZZING
+private let target: FuzzTarget = {
+    setenv("MLLM_CL_MEMORY_LIMIT", FuzzTarget.memoryLimit, 1)
+    let name = ProcessInfo.processInfo.environment["MLLM_CL_FUZZ_TARGET"] ?? ""
+    guard let target = FuzzTarget(rawValue: name) else {
+        complain("mllm-cl-fuzz: set MLLM_CL_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))")
+        exit(2)
+    }
+    return target
+}()
+
+private let scratch = NSTemporaryDirectory() + "mllm-cl-fuzz-\(getpid())/" + target.rawValue
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    let input = bytes.map { Data(bytes: $0, count: count) } ?? Data()
+    do {
+        _ = try target.run(input, scratch: scratch)
+    } catch {
+        complain("\(error)")
+        abort()
+    }
+    return 0
+}
+#else
+let arguments = CommandLine.arguments.dropFirst()
+guard let name = arguments.first, let target = FuzzTarget(rawValue: name), arguments.count > 1 else {
+    complain("usage: mllm-cl-fuzz TARGET FILE...  (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))")
+    exit(2)
+}
+let scratch = NSTemporaryDirectory() + "mllm-cl-fuzz-\(getpid())"
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+var findings = 0
+for file in arguments.dropFirst() {
+    guard let input = FileManager.default.contents(atPath: file) else {
+        complain("\(file): cannot read")
+        exit(2)
+    }
+    do {
+        switch try target.run(input, scratch: scratch) {
+        case .accepted: print("\(file): accepted")
+        case .refused(let message): print("\(file): refused: \(message)")
+        }
+    } catch {
+        print("\(file): FINDING: \(error)")
+        findings += 1
+    }
+}
+exit(findings == 0 ? 0 : 1)
+#endif
