@@ -1,5 +1,6 @@
 import Foundation
 import Tokenizer
+import Support
 
 /// One data file of a stage, as a recipe names it.
 public struct DataSource: Codable, Sendable, Equatable {
@@ -111,7 +112,7 @@ public struct SourceReader {
         var docs: [Document] = []
         for (i, object) in list.enumerated() {
             let id = (object["id"] as? String) ?? (object["id"].map { "\($0)" } ?? "#\(i)")
-            let name = "\(path): sample \(i) (id \(id))"
+            let name = "\(path): sample \(i) (id \(excerpt(id, limit: 40)))"
             var image: String?
             if let value = object["image"] {
                 guard let folder = imageFolder else {

@@ -1,3 +1,4 @@
+import Support
 import Data
 import Foundation
 
@@ -82,7 +83,7 @@ public enum SuiteLoader {
             }
             let letter = fields[5].trimmingCharacters(in: .whitespaces)
             guard let answer = answerIndex(letter, choices: 4) else {
-                throw EvalError("\(path):\(line): answer '\(letter)' is not one of A, B, C, D")
+                throw EvalError("\(path):\(line): answer \(excerpt(letter, limit: 20)) is not one of A, B, C, D")
             }
             return MultipleChoiceItem(question: fields[0], choices: Array(fields[1...4]), answer: answer, subject: subject, source: "\(path):\(line)")
         }
@@ -135,7 +136,7 @@ public enum SuiteLoader {
         }
         func column(_ name: String) -> Int? { header.firstIndex(of: name) }
         guard let q = column("question"), let a = column("answer") else {
-            throw EvalError("\(path):1: the header must name 'question' and 'answer' columns (got \(header.joined(separator: ", ")))")
+            throw EvalError("\(path):1: the header must name 'question' and 'answer' columns (got \(excerpt(header.joined(separator: ", "))))")
         }
         let letterColumns = letters.map { column($0.lowercased()) }.prefix { $0 != nil }.compactMap { $0 }
         let options = column("options")

@@ -21,3 +21,11 @@ public protocol ErrorDomain: Sendable {}
 public enum FileErrors: ErrorDomain {}
 /// A file that could not be written or moved into place.
 public typealias FileError = UserError<FileErrors>
+
+/// User content quoted for a one-line message: control characters escaped (`\n`, `\u{1}`) and
+/// at most `limit` characters, with `…` when cut.
+public func excerpt(_ text: some StringProtocol, limit: Int = 80) -> String {
+    let cut = text.count > limit
+    let quoted = String(text.prefix(limit)).debugDescription
+    return cut ? String(quoted.dropLast()) + "…\"" : quoted
+}

@@ -48,7 +48,7 @@ struct DataTests {
             """)
         var reader = SourceReader(skipBad: false)
         let m = message { _ = try reader.read(DataSource(path: path), path: path) }
-        #expect(m.contains("sample 1 (id b)") && m.contains("'from'"), "\(m)")
+        #expect(m.contains("sample 1 (id \"b\")") && m.contains("'from'"), "\(m)")
         var skipping = SourceReader(skipBad: true)
         let docs = try skipping.read(DataSource(path: path), path: path)
         #expect(docs == [.conversation(id: "a", turns: [Turn(.human, "Hi"), Turn(.gpt, "Hello")], image: nil)] && skipping.skipped == 2)

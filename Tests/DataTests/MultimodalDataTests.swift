@@ -63,7 +63,7 @@ struct MultimodalDataTests {
             _ = try dataset(json, folder: dir + "/imgs")
             Issue.record("expected an error")
         } catch {
-            #expect("\(error)".contains("sample 0 (id x): image path '../secret.png' escapes the image folder"), "\(error)")
+            #expect("\(error)".contains("sample 0 (id \"x\"): image path '../secret.png' escapes the image folder"), "\(error)")
         }
     }
 

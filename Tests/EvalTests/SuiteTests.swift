@@ -79,7 +79,7 @@ struct SuiteTests {
 
     @Test func badAnswerLetter() {
         let path = write("bad_answer.csv", "Q1,a,b,c,d,A\nQ2,a,b,c,d,E\n")
-        #expect(message { _ = try SuiteLoader.load(path) } == "\(path):2: answer 'E' is not one of A, B, C, D")
+        #expect(message { _ = try SuiteLoader.load(path) } == "\(path):2: answer \"E\" is not one of A, B, C, D")
     }
 
     @Test func wrongColumnCount() {

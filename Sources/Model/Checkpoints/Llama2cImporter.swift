@@ -34,6 +34,9 @@ public enum Llama2cImporter {
         let config = DecoderConfig(modelType: "llama", hiddenSize: dim, numHiddenLayers: layers, numAttentionHeads: heads,
                                    numKeyValueHeads: kvHeads, intermediateSize: hidden, vocabSize: vocab, ropeTheta: ropeTheta,
                                    rmsNormEps: rmsNormEps, tieWordEmbeddings: shared, maxPositionEmbeddings: seqLen)
+        // Within the documented bounds and memory before any product of sizes is taken (the
+        // header's 2^20 per field would overflow the byte count below).
+        try config.checkSizes(file: path)
         let D = dim / heads, KC = kvHeads * D
         let floatsPerLayer = dim + dim * dim + 2 * KC * dim + dim * dim + dim + 3 * hidden * dim
         let expected = vocab * dim + layers * floatsPerLayer + dim + seqLen * D + (shared ? 0 : vocab * dim)

@@ -1,3 +1,5 @@
+import Support
+
 /// The policy for a `config.json`'s keys: each one is honoured (`DecoderConfig` reads it), checked
 /// (accepted only with a value that changes nothing here), ignored by name (transformers'
 /// metadata and generation defaults), or refused. A key not listed is refused, so a model
@@ -26,7 +28,11 @@ enum DecoderConfigKeys {
 
     /// Checks the keys of `object`; the first key this project cannot honour is an error naming it.
     static func check(_ object: [String: Any], file: String) throws {
-        func refuse(_ key: String, _ why: String) -> ModelError { ModelError("\(file): '\(key)' \(why)") }
+        func refuse(_ key: String, _ why: String) -> ModelError {
+            // A key is the user's text: quoted only when it holds what would break the line.
+            let shown = key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) && key.count <= 80 ? "'\(key)'" : excerpt(key)
+            return ModelError("\(file): \(shown) \(why)")
+        }
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             if honoured.contains(key) || ignored.contains(key) { continue }
             switch key {

@@ -83,6 +83,10 @@ public struct MultimodalConfig: Codable, Sendable, Equatable {
         imageAspectRatio = try c.decodeIfPresent(String.self, forKey: .imageAspectRatio)
         parrot = try c.decodeIfPresent(ParrotConfig.self, forKey: .parrot)
         if let length = try c.decodeIfPresent(Int.self, forKey: .imageSeqLength) {
+            // The patch count divides image_size by patch_size: both in their domain first.
+            for (key, value) in [("image_size", visionConfig.imageSize), ("patch_size", visionConfig.patchSize)] {
+                try SizeLimits.check(key, value, file: "vision_config", section: nil)
+            }
             let count = visionConfig.patchCount + (visionFeatureSelectStrategy == "full" && visionConfig.hasClassToken ? 1 : 0)
             guard length == count else {
                 throw ModelError("'image_seq_length' is \(length), but the tower gives \(count) visual tokens per image (\(visionConfig.patchCount) patches\(visionFeatureSelectStrategy == "full" ? " and the class token" : ""))")

@@ -1,5 +1,6 @@
 import CSentencePiece
 import Foundation
+import Support
 
 /// One libsentencepiece processor: a loaded ModelProto and its encoder and decoder.
 final class SentencePieceProcessor: @unchecked Sendable {
@@ -14,7 +15,7 @@ final class SentencePieceProcessor: @unchecked Sendable {
         guard let h = loaded else {
             let reason = message.map { String(cString: $0) } ?? "unknown error"
             spm_free_string(message)
-            throw TokenizerError("\(path): not a SentencePiece model (\(reason))")
+            throw TokenizerError("\(path): not a SentencePiece model (\(excerpt(reason, limit: 120)))")
         }
         handle = h
     }

@@ -49,7 +49,7 @@ public enum RecipeLoader {
             guard let n = try Yams.compose(yaml: yaml) else { throw RecipeError(file: file, "empty recipe") }
             node = n
         } catch let error as YamlError {
-            throw RecipeError(file: file, "not valid YAML: \(error)")
+            throw yamlError(error, file: file)
         }
         for o in overrides { node = try apply(override: o, to: node, file: file) }
         try validate(node, schema, path: [], file: file)
@@ -67,6 +67,22 @@ public enum RecipeLoader {
     public static func yaml(_ recipe: Recipe) throws -> String { try YAMLEncoder().encode(recipe) }
 
     // MARK: - Validation
+
+    /// Yams' error as one line: `recipe.yaml:68: not valid YAML: mapping values are not allowed in
+    /// this context (column 55)`; Yams' own text adds the source line and a caret below.
+    static func yamlError(_ error: YamlError, file: String) -> RecipeError {
+        let first = "\(error)".split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+        let parts = first.split(separator: ":", maxSplits: 2).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 3, let line = Int(parts[0]), let column = Int(parts[1]) else {
+            return RecipeError(file: file, "not valid YAML: \(first)")
+        }
+        var message = parts[2]
+        for prefix in ["error: ", "scanner: ", "parser: ", "composer: ", "reader: ", "emitter: "] where message.hasPrefix(prefix) {
+            message.removeFirst(prefix.count)
+        }
+        if message.hasSuffix(":") { message.removeLast() }
+        return RecipeError(file: file, line: line, "not valid YAML: \(message) (column \(column))")
+    }
 
     static func error(at node: Node?, _ file: String, key: [String]? = nil, _ message: String) -> RecipeError {
         RecipeError(file: file, line: node?.mark?.line, key: key.map(display), message)
