@@ -29,11 +29,10 @@ import TestSupport
         }
     }
 
-    /// A raw error escaping a parser is a finding, not a refusal: the check the fuzzers rely on.
-    @Test func rawErrorIsAFinding() throws {
+    /// A refusal the harness accepts is one line naming the file (what every finding is checked against).
+    @Test func refusalNamesTheFile() throws {
         let scratch = TestPaths.temporaryDirectory("fuzz-finding")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        // A valid refusal: one line naming the file.
         let refused = try FuzzTarget.image.run(Data("GIF89a".utf8), scratch: scratch)
         guard case .refused(let message) = refused else { Issue.record("a GIF was accepted"); return }
         #expect(message.contains("input.img") && !message.contains("\n"))
