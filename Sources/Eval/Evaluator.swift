@@ -27,6 +27,12 @@ public struct EvalOptions: Sendable {
 
     /// Letter mode defaults to MMLU's 5 shots, continuation to 0.
     public var resolvedShots: Int { shots ?? (mode == .letter ? 5 : 0) }
+
+    /// Throws unless `shots` ≥ 0 and `limit` ≥ 1.
+    public func validate() throws {
+        if let shots, shots < 0 { throw EvalError("--shots must be at least 0, got \(shots)") }
+        if let limit, limit < 1 { throw EvalError("--limit must be at least 1, got \(limit)") }
+    }
 }
 
 /// Scores multiple-choice suites with a decoder, as lm-evaluation-harness does.
@@ -112,13 +118,13 @@ public final class Evaluator {
             let text = shots + item.question
             let context = tokenizer.encode(text)
             let conts = item.choices.map { continuation(of: context, text, item.delimiter + $0) }
-            let ll = scorer.score(context: bos + context, continuations: conts)
+            let ll = try scorer.score(context: bos + context, continuations: conts)
             return ItemScore(logLikelihoods: ll, choices: item.choices, answer: item.answer)
         case .letter:
             let prompt = letterPrompt(item, examples: examples, shots: options.resolvedShots)
             let context = tokenizer.encode(prompt)
             let conts = item.choices.indices.map { continuation(of: context, prompt, " " + SuiteLoader.letters[$0]) }
-            let ll = scorer.score(context: bos + context, continuations: conts)
+            let ll = try scorer.score(context: bos + context, continuations: conts)
             return ItemScore(acc: Self.argmax(ll) == item.answer)
         }
     }
@@ -160,14 +166,13 @@ public final class Evaluator {
         })
         let labels = mode == .letter ? item.choices.indices.map { SuiteLoader.letters[$0] } : item.choices
         let conts = labels.map { continuation(of: promptTokens, prompt, $0) }
-        return (scorer.score(context: context, continuations: conts, visual: visual), labels)
+        return (try scorer.score(context: context, continuations: conts, visual: visual), labels)
     }
 
     /// Scores a whole suite. `progress(done, total)` is called after each item.
     public func run(_ suite: MultipleChoiceSuite, options: EvalOptions, modelName: String,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> EvalResult {
-        if let shots = options.shots, shots < 0 { throw EvalError("--shots must be at least 0, got \(shots)") }
-        if let limit = options.limit, limit < 1 { throw EvalError("--limit must be at least 1, got \(limit)") }
+        try options.validate()
         let start = Date()
         let plan = suite.subjects.map { ($0.name, Array($0.items.prefix(options.limit ?? .max))) }
         let total = plan.reduce(0) { $0 + $1.1.count }

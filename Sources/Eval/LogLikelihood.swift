@@ -19,21 +19,36 @@ public final class LogLikelihood {
     /// The longest sequence scored (the model's context).
     public let maxLength: Int
     static let chunk = 64
-    private let prefix: KVCache
-    private var batches: [Int: KVCache] = [:]
+    /// The smallest cache made: capacities double from here up to `maxLength`.
+    static let initialCapacity = 256
+    /// Caches by batch size (1: the prefix), each as long as the longest sequence scored so far
+    /// needed: memory follows the items, not the model's context (which may be 10^5 positions).
+    private var caches: [Int: KVCache] = [:]
 
     public init(decoder: DecoderModel, truncation: Truncation = .left) {
         self.decoder = decoder
         self.truncation = truncation
         maxLength = decoder.config.maxPositionEmbeddings
-        prefix = decoder.makeCache(batch: 1, capacity: maxLength, chunk: Self.chunk)
+    }
+
+    /// A cache for `batch` sequences of at least `length` positions: the one kept, or a new one of
+    /// twice the capacity (at most `maxLength`) when it is too short.
+    private func cache(batch: Int, length: Int) throws -> KVCache {
+        if let c = caches[batch], c.capacity >= length { return c }
+        var capacity = max(caches[batch]?.capacity ?? Self.initialCapacity, Self.initialCapacity)
+        while capacity < length { capacity *= 2 }
+        caches[batch] = nil  // released before the larger one is allocated
+        let c = try decoder.makeCache(batch: batch, capacity: min(capacity, maxLength), chunk: Self.chunk,
+                                      remedy: "shorten the suite's questions or use a model with a shorter max_position_embeddings")
+        caches[batch] = c
+        return c
     }
 
     /// Σ log p(continuation | context) for each continuation. When context + continuation is
     /// longer than the model's context, `truncation` decides what is dropped.
     /// `visual` places visual tokens at context positions (image tokens); left truncation keeps
     /// them aligned.
-    public func score(context: [Int32], continuations fullContinuations: [[Int32]], visual: VisualTokens? = nil) -> [Double] {
+    public func score(context: [Int32], continuations fullContinuations: [[Int32]], visual: VisualTokens? = nil) throws -> [Double] {
         precondition(!context.isEmpty && fullContinuations.allSatisfy { !$0.isEmpty }, "empty context or continuation")
         let ctx: [Int32], continuations: [[Int32]]
         var dropped = 0
@@ -53,6 +68,7 @@ public final class LogLikelihood {
         let V = decoder.config.vocabSize
 
         // The prefix, in chunks; the last row predicts every continuation's first token.
+        let prefix = try cache(batch: 1, length: ctx.count)
         prefix.reset()
         var logits: Tensor?
         for start in stride(from: 0, to: ctx.count, by: Self.chunk) {
@@ -66,8 +82,7 @@ public final class LogLikelihood {
 
         // The continuations (all but their last tokens) as one batch over copies of the prefix.
         let B = continuations.count
-        let cache = batches[B] ?? decoder.makeCache(batch: B, capacity: maxLength, chunk: Self.chunk)
-        batches[B] = cache
+        let cache = try cache(batch: B, length: ctx.count + longest - 1)
         cache.broadcastPrefix(from: prefix, count: ctx.count)
         let inputs = longest - 1
         for start in stride(from: 0, to: inputs, by: Self.chunk) {

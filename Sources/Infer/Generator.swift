@@ -31,9 +31,10 @@ public enum Generator {
                                 options: SamplingOptions = .init(), stopTokens: Set<Int32> = [], onToken: ((Int32) -> Void)? = nil) throws -> Generation {
         try check(prompt, maxNewTokens: maxNewTokens, decoder)
         let V = decoder.config.vocabSize
-        let cache = decoder.makeCache(batch: 1, capacity: prompt.count + maxNewTokens)
+        let cache = try decoder.makeCache(batch: 1, capacity: prompt.count + maxNewTokens, chunk: min(prompt.count, KVCache.prefillChunk),
+                                          remedy: "lower --max-new-tokens or shorten the prompt")
         var sampler = Sampler(options)
-        var logits = decoder.forward(newTokens: prompt, cache: cache, visual: visual)
+        var logits = decoder.prefill(prompt, rowsPerSequence: prompt.count, cache: cache, visual: visual).logits
         var out: [Int32] = []
         for _ in 0..<maxNewTokens {
             let last = logits.data + (logits.rowCount - 1) * V

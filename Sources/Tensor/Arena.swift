@@ -58,4 +58,26 @@ extension Arena {
         let arena = Arena(capacity: total)
         return (arena, make { arena.allocate($0) })
     }
+
+    /// The bytes an arena built by `make` (as ``build(_:)`` calls it) would take, or nil when
+    /// they exceed `Int.max`: sizes from a user's file are checked with it before anything is
+    /// allocated. `make` gets tensors that point at nothing and must not touch them.
+    public static func measure<Layout>(_ make: (_ allocate: ([Int]) -> Tensor) -> Layout) -> Int? {
+        var total = 0, overflow = false
+        let nowhere = UnsafeMutablePointer<Float>(bitPattern: 64)!
+        _ = make { shape in
+            var n = 1
+            for d in shape {
+                let (p, o) = n.multipliedReportingOverflow(by: d)
+                overflow = overflow || o
+                n = o ? 0 : p
+            }
+            let (t, o) = total.addingReportingOverflow(n < Int.max - 15 ? rounded(n) : n)
+            overflow = overflow || o || n >= Int.max - 15
+            total = o ? 0 : t
+            return Tensor(nowhere, shape: [0])
+        }
+        let (bytes, o) = total.multipliedReportingOverflow(by: 4)
+        return overflow || o ? nil : bytes
+    }
 }

@@ -9,9 +9,14 @@ import Foundation
 public struct RoPE: @unchecked Sendable {
     public let headSize: Int
     public let maxPositions: Int
-    /// (maxPositions, D/2) tables.
+    /// (tabulated, D/2) tables for the first positions; later ones are computed as they come, so a
+    /// context of 10^6 positions costs no table of 10^6 rows up front.
     private let cos: [Float]
     private let sin: [Float]
+    private let tabulated: Int
+    private let inverseFrequencies: [Float]
+    /// Positions kept in the tables at most.
+    public static let tableLimit = 16_384
 
     /// The standard frequencies θ_p = base^(−2p/D).
     public init(headSize: Int, maxPositions: Int, theta: Float) {
@@ -28,20 +33,30 @@ public struct RoPE: @unchecked Sendable {
         precondition(headSize % 2 == 0 && inverseFrequencies.count == headSize / 2, "RoPE needs an even head size and D/2 frequencies")
         self.headSize = headSize
         self.maxPositions = maxPositions
+        let frequencies = inverseFrequencies.map { Float($0) }
+        self.inverseFrequencies = frequencies
         let P = headSize / 2
-        var c = [Float](repeating: 0, count: maxPositions * P), s = c
-        for t in 0..<maxPositions {
-            for p in 0..<P {
-                // Computed in Double, as HF computes inv_freq in float and the angle in float32;
-                // the difference is below float32 resolution for the positions we use.
-                let invFreq = inverseFrequencies[p]
-                let angle = Float(Double(t) * Double(Float(invFreq)))
-                c[t * P + p] = Foundation.cos(angle)
-                s[t * P + p] = Foundation.sin(angle)
+        let rows = Swift.min(maxPositions, Self.tableLimit)
+        tabulated = rows
+        var c = [Float](repeating: 0, count: rows * P), s = c
+        c.withUnsafeMutableBufferPointer { c in
+            s.withUnsafeMutableBufferPointer { s in
+                for t in 0..<rows { Self.angles(position: t, frequencies, cos: c.baseAddress! + t * P, sin: s.baseAddress! + t * P) }
             }
         }
         cos = c
         sin = s
+    }
+
+    /// cos and sin of position t's P angles into `cos` and `sin`. The angle is t·inv_freq with
+    /// inv_freq rounded to float (as HF computes it) and the product in Double; the difference is
+    /// below float32 resolution for the positions we use.
+    private static func angles(position t: Int, _ inverseFrequencies: [Float], cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
+        for (p, invFreq) in inverseFrequencies.enumerated() {
+            let angle = Float(Double(t) * Double(invFreq))
+            c[p] = Foundation.cos(angle)
+            s[p] = Foundation.sin(angle)
+        }
     }
 
     /// Rotates `x` (N rows of H·D) in place; row n sits at position `position(n)`.
@@ -63,9 +78,16 @@ public struct RoPE: @unchecked Sendable {
                 let tables = UncheckedSendable((cosTable.baseAddress!, sinTable.baseAddress!))
                 Parallel.forEach(N, costPerItem: H * D * 2) { range in
                     let (cs, sn) = tables.value
+                    var late: UnsafeMutablePointer<Float>?  // (2, P): cos and sin of a position past the tables
+                    defer { late?.deallocate() }
                     for n in range {
                         let t = startPosition + n % T
-                        let c = cs + t * P, s = sn + t * P
+                        var c = UnsafePointer(cs + t * P), s = UnsafePointer(sn + t * P)
+                        if t >= tabulated {
+                            if late == nil { late = .allocate(capacity: 2 * P) }
+                            Self.angles(position: t, inverseFrequencies, cos: late!, sin: late! + P)
+                            (c, s) = (UnsafePointer(late!), UnsafePointer(late! + P))
+                        }
                         for h in 0..<H {
                             let v = x.data + n * H * D + h * D
                             for p in 0..<P {

@@ -45,28 +45,40 @@ struct ScoringTests {
     }
 
     /// Sharing the prefix's KV cache across a batch of continuations changes nothing.
-    @Test func sharedPrefixEqualsNaiveScoring() {
+    @Test func sharedPrefixEqualsNaiveScoring() throws {
         let d = model()
         let scorer = LogLikelihood(decoder: d)
         let context: [Int32] = [1, 5, 9, 12, 7]
         let continuations: [[Int32]] = [[3], [4, 8, 2], [30, 31], [6, 6, 6, 6, 6]]
         for _ in 0..<2 {  // the second round reuses the caches
-            let scores = scorer.score(context: context, continuations: continuations)
+            let scores = try scorer.score(context: context, continuations: continuations)
             for (c, s) in zip(continuations, scores) { #expect(abs(s - naive(d, context, c)) < 1e-4, "\(c)") }
+        }
+    }
+
+    /// The caches grow with the items (256 positions, then doubling): a long context after short
+    /// ones scores as a plain forward pass does, and a model's long context costs nothing up front.
+    @Test func cachesGrowWithTheItems() throws {
+        let d = model(context: 1024)
+        let scorer = LogLikelihood(decoder: d)
+        let short: [Int32] = [1, 5, 9], long = (0..<600).map { Int32(1 + $0 % 39) }, cont: [[Int32]] = [[3, 4], [5]]
+        for context in [short, long, short] {
+            let scores = try scorer.score(context: context, continuations: cont)
+            for (c, s) in zip(cont, scores) { #expect(abs(s - naive(d, context, c)) < 1e-3, "\(context.count) + \(c)") }
         }
     }
 
     /// Truncation: left keeps every continuation token, dropping context from the left; right
     /// scores only what fits in the window.
-    @Test func truncationPolicies() {
+    @Test func truncationPolicies() throws {
         let d = model(context: 12)
         let context: [Int32] = Array(1...10).map(Int32.init), cont: [[Int32]] = [[20, 21, 22, 23], [24]]
-        let left = LogLikelihood(decoder: d, truncation: .left).score(context: context, continuations: cont)
+        let left = try LogLikelihood(decoder: d, truncation: .left).score(context: context, continuations: cont)
         #expect(abs(left[0] - naive(d, Array(context.suffix(9)), cont[0])) < 1e-4, "12 positions: 9 of context, 4 - 1 of continuation")
-        let right = LogLikelihood(decoder: d, truncation: .right).score(context: context, continuations: cont)
+        let right = try LogLikelihood(decoder: d, truncation: .right).score(context: context, continuations: cont)
         #expect(abs(right[0] - naive(d, context, [20, 21])) < 1e-4)
         #expect(abs(right[1] - naive(d, context, [24])) < 1e-4)
-        let full = LogLikelihood(decoder: d, truncation: .right).score(context: Array(1...12).map(Int32.init), continuations: cont)
+        let full = try LogLikelihood(decoder: d, truncation: .right).score(context: Array(1...12).map(Int32.init), continuations: cont)
         #expect(full == [0, 0], "no room left: nothing is scored")
     }
 

@@ -116,7 +116,7 @@ struct AdapterProtocolTests {
 
     /// Cached decoding calls the same projection hooks: fed in chunks, it computes the logits of
     /// the training forward.
-    @Test func cachedDecodingMatchesTraining() {
+    @Test func cachedDecodingMatchesTraining() throws {
         let decoder = Self.randomDecoder(seed: 5)
         let T = 6, V = Self.config.vocabSize
         var rng = SeededGenerator(seed: 6)
@@ -124,7 +124,7 @@ struct AdapterProtocolTests {
         let tokens = (0..<T).map { _ in Int32(rng.next() % UInt64(V)) }
         acts.setBatch(tokens: tokens, targets: Array(repeating: -100, count: T))
         decoder.forward(acts)
-        let cache = decoder.makeCache(batch: 1, capacity: 8, chunk: 4)
+        let cache = try decoder.makeCache(batch: 1, capacity: 8, chunk: 4)
         let cached = decoder.forward(newTokens: Array(tokens[0..<4]), cache: cache).array + decoder.forward(newTokens: Array(tokens[4...]), cache: cache).array
         let difference = (0..<(T * V)).map { abs(cached[$0] - acts.logits[$0]) }.max()!
         #expect(difference < 1e-4, "cached logits differ by \(difference)")

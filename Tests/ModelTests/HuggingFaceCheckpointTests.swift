@@ -116,7 +116,7 @@ struct HuggingFaceCheckpointTests {
             let tokenizer = try TokenizerFiles.load(directory: TestPaths.fixture("hf/" + name))
             #expect(tokenizer.bosPrefix + tokenizer.encode(cases["text"] as! String) == ids, "\(name): the prompt's ids")
             let decoder = try ModelDirectory.loadDecoder(TestPaths.fixture("hf/" + name))
-            let cache = decoder.makeCache(batch: 1, capacity: ids.count)
+            let cache = try decoder.makeCache(batch: 1, capacity: ids.count)
             let logits = decoder.forward(newTokens: ids, cache: cache)
             let last = withExtendedLifetime(cache) {
                 Array(UnsafeBufferPointer(start: logits.data + (logits.rowCount - 1) * expected.count, count: expected.count))

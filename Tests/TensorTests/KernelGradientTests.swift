@@ -73,6 +73,25 @@ struct KernelGradientTests {
         #expect(abs(Double(y[4 * 8 + 7]) - (b * cos(angle) + a * sin(angle))) < 1e-5)
     }
 
+    /// Positions past the tables (``RoPE/tableLimit``) are computed as they come, to the same
+    /// values the tables hold, and rotate back exactly.
+    @Test func ropePastItsTables() {
+        let t = TestTensors()
+        let L = RoPE.tableLimit, rope = RoPE(headSize: 4, maxPositions: L + 8, theta: 100)
+        // One sequence of 4 rows from position L − 2: two rows from the tables, two computed.
+        let x = t.make([4, 8]), y = t.zeros([4, 8])
+        y.copy(from: x)
+        rope.forward(y, heads: 2, rowsPerSequence: 4, startPosition: L - 2)
+        for row in 0..<4 {
+            let angle = Double(L - 2 + row) * Double(Float(1 / pow(100.0, 2.0 / 4)))
+            let a = Double(x[row * 8 + 5]), b = Double(x[row * 8 + 7])
+            let expected = a * cos(Double(Float(angle))) - b * sin(Double(Float(angle)))
+            #expect(abs(Double(y[row * 8 + 5]) - expected) < 1e-4, "row \(row)")
+        }
+        rope.backward(y, heads: 2, rowsPerSequence: 4, startPosition: L - 2)
+        for i in 0..<32 { #expect(abs(y[i] - x[i]) < 1e-5) }
+    }
+
     @Test func swiglu() {
         let t = TestTensors()
         let gate = t.make([4, 6], scale: 3), up = t.make([4, 6]), out = t.zeros([4, 6]), dout = t.make([4, 6])

@@ -38,10 +38,14 @@ public enum SizeLimits {
     }
 
     /// The memory a model may take, in bytes: the smallest of physical memory, the cgroup's
-    /// `memory.max` (a container's limit, which physical memory does not show) and
-    /// `MLLM_CL_MEMORY_LIMIT` (bytes, or with a K, M or G suffix: `512M`).
+    /// `memory.max` (a container's limit, which physical memory does not show), the address-space
+    /// limit (`ulimit -v`) and `MLLM_CL_MEMORY_LIMIT` (bytes, or with a K, M or G suffix: `512M`).
     public static var availableMemory: Int {
         var limits = [Int(clamping: ProcessInfo.processInfo.physicalMemory)]
+        var addressSpace = rlimit()
+        if getrlimit(Int32(RLIMIT_AS.rawValue), &addressSpace) == 0, addressSpace.rlim_cur != rlim_t.max {
+            limits.append(Int(clamping: addressSpace.rlim_cur))
+        }
         if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
            let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
             limits.append(bytes)
@@ -59,6 +63,24 @@ public enum SizeLimits {
         let shift = shifts[last] ?? 0
         guard let n = Int(shift == 0 ? text : String(text.dropLast())), n > 0, n < 1 << (62 - shift) else { return nil }
         return n << shift
+    }
+
+    /// Throws when working memory of `bytes` (nil: more than `Int.max`), on top of the `held`
+    /// bytes already taken (the weights), would not fit in ``availableMemory``. `what` says what
+    /// it is for and `remedy` which setting to lower: the message names both.
+    public static func checkWorkingMemory(_ bytes: Int?, held: Int = 0, what: String, remedy: String) throws {
+        let available = availableMemory
+        let (total, overflow) = (bytes ?? Int.max).addingReportingOverflow(held)
+        guard let bytes, !overflow, total <= available else {
+            let size = bytes.map { gigabytes($0) } ?? "more than 2^63 bytes"
+            let besides = held > 0 ? " besides the \(gigabytes(held)) the model takes" : ""
+            throw ModelError("\(what) would take \(size)\(besides), more than the \(gigabytes(available)) of memory available: \(remedy)")
+        }
+    }
+
+    /// "1.3 GB" (or "42 MB" below a gigabyte).
+    static func gigabytes(_ bytes: Int) -> String {
+        bytes >= 1_000_000_000 ? String(format: "%.1f GB", Double(bytes) / 1e9) : String(format: "%.0f MB", (Double(bytes) / 1e6).rounded(.up))
     }
 
     /// Throws when `what`'s weights (`shapes`) would not fit in ``availableMemory``.

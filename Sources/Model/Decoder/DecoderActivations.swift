@@ -100,13 +100,7 @@ public final class DecoderActivations: @unchecked Sendable {
         batch = B
         sequence = T
         let N = B * T
-        typealias Layout = (Tensor, [LayerBuffers], Tensor, Tensor, Tensor, Tensor, BackwardScratch)
-        let (arena, l): (Arena, Layout) = Arena.build { allocate in
-            (allocate([B, T, c.hiddenSize]),
-             (0..<c.numHiddenLayers).map { _ in LayerBuffers(rows: N, batch: B, queries: T, keys: T, config: c, allocate) },
-             allocate([N, c.hiddenSize]), allocate([N]), allocate([B, T, c.vocabSize]), allocate([N]),
-             BackwardScratch(rows: N, batch: B, sequence: T, config: c, allocate))
-        }
+        let (arena, l) = Arena.build { Self.layout(c, batch: B, sequence: T, $0) }
         self.arena = arena
         (embeddings, layers, lnf, rstdf, logits, losses, scratch) = l
         adapterStates = (adapters ?? DecoderLayout(c).adapters).map { $0.makeState(.training(batch: B, sequence: T)) }
@@ -114,6 +108,24 @@ public final class DecoderActivations: @unchecked Sendable {
         targets = .allocate(capacity: N); targets.initialize(repeating: -100, count: N)
         attentionMask = .allocate(capacity: N); attentionMask.initialize(repeating: 1, count: N)
         replacedRows = .allocate(capacity: N); replacedRows.initialize(repeating: 0, count: N)
+    }
+
+    private typealias Layout = (Tensor, [LayerBuffers], Tensor, Tensor, Tensor, Tensor, BackwardScratch)
+
+    /// The arena's tensors: embeddings, each layer's buffers, lnf, rstdf, logits, losses, scratch.
+    private static func layout(_ c: DecoderConfig, batch B: Int, sequence T: Int, _ allocate: ([Int]) -> Tensor) -> Layout {
+        let N = B * T
+        return (allocate([B, T, c.hiddenSize]),
+                (0..<c.numHiddenLayers).map { _ in LayerBuffers(rows: N, batch: B, queries: T, keys: T, config: c, allocate) },
+                allocate([N, c.hiddenSize]), allocate([N]), allocate([B, T, c.vocabSize]), allocate([N]),
+                BackwardScratch(rows: N, batch: B, sequence: T, config: c, allocate))
+    }
+
+    /// The bytes of the arena for B sequences of T tokens (the adapters' state not included), or
+    /// nil when they exceed `Int.max`: checked before a stage allocates (``SizeLimits``).
+    public static func bytes(config c: DecoderConfig, batch B: Int, sequence T: Int) -> Int? {
+        guard B.multipliedReportingOverflow(by: T).overflow == false else { return nil }
+        return Arena.measure { layout(c, batch: B, sequence: T, $0) }
     }
 
     deinit {

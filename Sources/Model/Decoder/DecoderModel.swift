@@ -89,9 +89,15 @@ public final class DecoderModel: @unchecked Sendable {
         DecoderActivations(config: config, batch: batch, sequence: sequence, adapters: adapters)
     }
 
-    /// A KV cache for B sequences of up to `capacity` positions, the adapters' state included.
-    public func makeCache(batch: Int, capacity: Int, chunk: Int? = nil) -> KVCache {
-        KVCache(config: config, batch: batch, capacity: capacity, chunk: chunk, adapters: adapters)
+    /// A KV cache for B sequences of up to `capacity` positions, run `chunk` new tokens at a time
+    /// (default: all at once), the adapters' state included. Its size is checked against the
+    /// memory available first (``SizeLimits/checkWorkingMemory(_:held:what:remedy:)``): `remedy`
+    /// names the settings that size it, for the message.
+    public func makeCache(batch: Int, capacity: Int, chunk: Int? = nil, remedy: String = "use a smaller batch or fewer tokens") throws -> KVCache {
+        try SizeLimits.checkWorkingMemory(KVCache.bytes(config: config, batch: batch, capacity: capacity, chunk: chunk),
+                                          held: parameters.values.bytes,
+                                          what: "a KV cache for \(batch) sequence\(batch == 1 ? "" : "s") of \(capacity) positions", remedy: remedy)
+        return KVCache(config: config, batch: batch, capacity: capacity, chunk: chunk, adapters: adapters)
     }
 
     /// One line per attached adapter, for the training log.

@@ -33,14 +33,8 @@ public final class KVCache: @unchecked Sendable {
         self.capacity = capacity
         let chunk = Swift.min(chunk ?? capacity, capacity)
         self.chunk = chunk
-        let KC = c.kvSize, N = B * chunk
-        typealias Layout = ([Tensor], [Tensor], LayerBuffers, Tensor, Tensor, Tensor, Tensor)
-        let (arena, l): (Arena, Layout) = Arena.build { allocate in
-            ((0..<c.numHiddenLayers).map { _ in allocate([B, capacity, KC]) },
-             (0..<c.numHiddenLayers).map { _ in allocate([B, capacity, KC]) },
-             LayerBuffers(rows: N, batch: B, queries: chunk, keys: capacity, config: c, allocate),
-             allocate([N, c.hiddenSize]), allocate([N, c.hiddenSize]), allocate([N]), allocate([N, c.vocabSize]))
-        }
+        let N = B * chunk
+        let (arena, l) = Arena.build { Self.layout(c, batch: B, capacity: capacity, chunk: chunk, $0) }
         self.arena = arena
         (keys, values, work, embeddings, lnf, rstdf, logits) = l
         tokens = .allocate(capacity: N)
@@ -51,6 +45,25 @@ public final class KVCache: @unchecked Sendable {
         keyMask.initialize(repeating: 1, count: B * capacity)
         padding = Array(repeating: 0, count: B)
         adapterStates = (adapters ?? DecoderLayout(c).adapters).map { $0.makeState(.cache(batch: B, capacity: capacity, chunk: chunk)) }
+    }
+
+    private typealias Layout = ([Tensor], [Tensor], LayerBuffers, Tensor, Tensor, Tensor, Tensor)
+
+    /// The arena's tensors: keys and values per layer, one layer's working buffers, embeddings, lnf, rstdf, logits.
+    private static func layout(_ c: DecoderConfig, batch B: Int, capacity: Int, chunk: Int, _ allocate: ([Int]) -> Tensor) -> Layout {
+        let KC = c.kvSize, N = B * chunk
+        return ((0..<c.numHiddenLayers).map { _ in allocate([B, capacity, KC]) },
+                (0..<c.numHiddenLayers).map { _ in allocate([B, capacity, KC]) },
+                LayerBuffers(rows: N, batch: B, queries: chunk, keys: capacity, config: c, allocate),
+                allocate([N, c.hiddenSize]), allocate([N, c.hiddenSize]), allocate([N]), allocate([N, c.vocabSize]))
+    }
+
+    /// The bytes of a cache for B sequences of `capacity` positions run `chunk` tokens at a time
+    /// (the adapters' state not included), or nil when they exceed `Int.max`.
+    public static func bytes(config c: DecoderConfig, batch B: Int, capacity: Int, chunk: Int? = nil) -> Int? {
+        let chunk = Swift.min(chunk ?? capacity, capacity)
+        guard !B.multipliedReportingOverflow(by: Swift.max(capacity, chunk)).overflow else { return nil }
+        return Arena.measure { layout(c, batch: B, capacity: capacity, chunk: chunk, $0) }
     }
 
     deinit {
@@ -99,7 +112,32 @@ public final class KVCache: @unchecked Sendable {
     }
 }
 
+extension KVCache {
+    /// Prompt tokens a forward pass takes at a time by default (``DecoderModel/prefill(_:rowsPerSequence:cache:visual:)``):
+    /// the attention buffer then holds chunk × capacity scores per head, not prompt × capacity,
+    /// and products of this many rows already run near the sgemm peak.
+    public static let prefillChunk = 256
+}
+
 extension DecoderModel {
+    /// Runs a prompt of B sequences of T tokens each (row-major; left padding marked with
+    /// ``KVCache/maskPadding(sequence:count:)``) into `cache`, `cache.chunk` columns at a time.
+    /// `visual` places visual tokens on rows b·T + t. Returns the last chunk's logits, (B·n, V)
+    /// with n its width (row b·n + n − 1 predicts sequence b's next token), valid until the next call.
+    public func prefill(_ tokens: [Int32], rowsPerSequence T: Int, cache: KVCache, visual: VisualTokens? = nil)
+        -> (logits: Tensor, rowsPerSequence: Int) {
+        let B = cache.batch
+        precondition(tokens.count == B * T && T >= 1, "\(tokens.count) prompt tokens for \(B) sequences of \(T)")
+        var last: (Tensor, Int)?
+        for start in stride(from: 0, to: T, by: cache.chunk) {
+            let columns = start..<Swift.min(T, start + cache.chunk), n = columns.count
+            var chunk = [Int32](repeating: 0, count: B * n)
+            for b in 0..<B { for t in columns { chunk[b * n + t - start] = tokens[b * T + t] } }
+            last = (forward(newTokens: chunk, cache: cache, visual: visual?.columns(columns, rowsPerSequence: T)), n)
+        }
+        return last!
+    }
+
     /// Runs `newTokens` (B rows of n ≤ chunk tokens each, row-major) at positions
     /// `cache.length ..< cache.length + n`, appending their keys and values to the cache.
     /// `visual` replaces the embeddings of some of these B·n rows (image tokens).

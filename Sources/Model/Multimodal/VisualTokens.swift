@@ -28,6 +28,17 @@ public struct VisualTokens {
         return placed
     }
 
+    /// The entries of a pass of B sequences of T rows whose column (row within its sequence)
+    /// falls in `columns`, moved to the pass of those columns alone (B sequences of
+    /// `columns.count` rows): one chunk of a batched prompt.
+    public func columns(_ columns: Range<Int>, rowsPerSequence T: Int) -> VisualTokens {
+        let n = columns.count
+        return VisualTokens(tokens: tokens, placement: placement.compactMap { p in
+            let b = p.to / T, t = p.to % T
+            return columns.contains(t) ? (p.from, b * n + t - columns.lowerBound) : nil
+        })
+    }
+
     /// The entries whose rows fall in `rows`, shifted to start at 0 (one chunk of a longer context).
     public func chunk(_ rows: Range<Int>) -> VisualTokens {
         VisualTokens(tokens: tokens, placement: placement.compactMap { rows.contains($0.to) ? ($0.from, $0.to - rows.lowerBound) : nil })

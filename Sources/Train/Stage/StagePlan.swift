@@ -37,6 +37,7 @@ final class StagePlan {
         try Self.check(stage, fits: model)
         let multimodal = stage.kind.isMultimodal ? model.multimodal : nil
         let trainable = try Self.setTrainable(stage, model)
+        try Self.checkMemory(stage, model)
         let seeds = Seeds(run: recipe.seed).stage(index)
         let data = DatasetBuilder(tokenizer: tokenizer, sequenceLength: stage.modelMaxLength, vision: nil).with(vision: multimodal)
         runner = StepRunner(model: model, multimodal: multimodal, moe: stage.usesParrotMoE, batch: stage.batchSize,
@@ -75,6 +76,16 @@ final class StagePlan {
         guard !stage.kind.isMultimodal || model.multimodal != nil else {
             throw TrainError("stage '\(stage.name)' (\(stage.kind.rawValue)) needs a vision tower: add 'model.vision' to the recipe or start from a multimodal base")
         }
+    }
+
+    /// Throws unless the decoder's activations for one micro-batch fit in memory beside the
+    /// weights, the trainable tensors' gradients and AdamW's two moments of them. Call after `setTrainable`.
+    static func checkMemory(_ stage: Stage, _ model: AnyModel) throws {
+        let B = stage.batchSize, T = stage.modelMaxLength
+        let held = model.parameterSets.reduce(0) { $0 + $1.values.bytes + 3 * ($1.gradients?.bytes ?? 0) }
+        try SizeLimits.checkWorkingMemory(DecoderActivations.bytes(config: model.decoder.config, batch: B, sequence: T), held: held,
+                                          what: "stage '\(stage.name)': the activations of \(B) x \(T) tokens (per_device_train_batch_size x model_max_length)",
+                                          remedy: "lower per_device_train_batch_size (raising gradient_accumulation_steps keeps the batch) or model_max_length")
     }
 
     /// Makes the stage's `trainable` tensors train (a text stage: the decoder's only); returns their names.
