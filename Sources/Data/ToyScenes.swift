@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Tensor
 
 /// The toy world's pictures: a few shapes of one kind and colour in one quadrant of a grey
@@ -118,7 +119,7 @@ public struct ToyScenes: Sendable {
     /// (align: `<image>` then the caption, in every language) and `conversations.json` (instruct:
     /// every category's question about every scene, in every language of `languages`).
     public func write(to directory: String, languages: [String] = Self.languages, categories: [Category] = Category.allCases) throws {
-        try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+        try OutputPath.createDirectory(directory + "/images")
         var captions: [[String: Any]] = [], conversations: [[String: Any]] = []
         for i in scenes.indices {
             try ImageEncoder.writePNG(render(i), to: directory + "/" + Self.imageName(i))
@@ -142,7 +143,7 @@ public struct ToyScenes: Sendable {
     /// with image paths relative to `directory`, and the PNGs in `directory/images`.
     public func writeSuite(to directory: String, range: Range<Int>, languages: [String] = Self.languages,
                            categories: [Category] = Category.allCases) throws {
-        try FileManager.default.createDirectory(atPath: directory + "/images", withIntermediateDirectories: true)
+        try OutputPath.createDirectory(directory + "/images")
         for i in range { try ImageEncoder.writePNG(render(i), to: directory + "/" + Self.imageName(i)) }
         for (l, lang) in Self.languages.enumerated() where languages.contains(lang) {
             var rng = SeededGenerator(seed: seed &+ 100 &+ UInt64(l))

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Tensor
 
 /// A small invented world whose facts are stated in six languages: the project's own
@@ -161,7 +162,7 @@ public struct ToyWorld: Sendable {
     /// (LLaVA JSON), `spm_corpus.txt` (one sentence per line, for tokenizer training) and
     /// `world.json` (the facts) into `directory`.
     public func write(to directory: String, variants: Int = 4, languages: [String] = Self.languages) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(directory)
         let docs = documents(variants: variants, languages: languages)
         var jsonl = ""
         for d in docs {
@@ -212,7 +213,7 @@ public struct ToyWorld: Sendable {
 
     /// Writes `{language}.jsonl` knowledge suites into `directory`.
     public func writeKnowledgeSuites(to directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(directory)
         for lang in Self.languages {
             let lines = try knowledgeItems(lang).map { item in
                 String(decoding: try JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)

@@ -39,7 +39,7 @@ public enum SafeTensorsWriter {
         try AtomicFile.write(to: path) { temporary in
             guard FileManager.default.createFile(atPath: temporary, contents: nil),
                   let handle = FileHandle(forWritingAtPath: temporary)
-            else { throw SafeTensorsError(.writeFailed, file: path, "cannot create \(temporary)") }
+            else { throw SafeTensorsError(.writeFailed, file: path, "cannot create \(temporary) (\(OutputPath.reason(creating: temporary)))") }
             do {
                 var length = UInt64(headerBytes.count).littleEndian
                 try handle.write(contentsOf: Data(bytes: &length, count: 8))

@@ -15,7 +15,7 @@ public enum AtomicFile {
             do {
                 try data.write(to: URL(fileURLWithPath: temporary))
             } catch {
-                throw FileError("\(path): cannot write (\(error.localizedDescription))")
+                throw FileError("\(path): cannot write (\(OutputPath.reason(creating: path, error)))")
             }
         }
     }
@@ -31,7 +31,7 @@ public enum AtomicFile {
             throw error
         }
         guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = OutputPath.reason(creating: path)
             try? FileManager.default.removeItem(atPath: temporary)
             throw FileError("\(path): cannot rename \(temporary) into place (\(reason))")
         }

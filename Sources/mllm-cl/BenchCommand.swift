@@ -32,6 +32,7 @@ struct BenchCommand: ParsableCommand {
         if skipMultimodal { o.vision = nil }
         try runReportingErrors {
             try o.config.validate(file: "bench options")
+            if let json { try OutputPath.checkWritable(json) }
             let report = Bench.run(o) { print($0); flushOutput() }
             if let json {
                 let encoder = JSONEncoder()

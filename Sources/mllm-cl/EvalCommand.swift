@@ -42,13 +42,18 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "How image questions are framed: the template the model was instructed with (default: the model's own chat template, else chatml).")
         var template: ChatTemplate?
 
+        @OptionGroup var weights: WeightOptions
+
         func run() throws {
+            weights.apply()
             try runReportingErrors {
+                let options = EvalOptions(mode: mode, shots: shots, limit: limit, truncation: truncation)
+                try options.validate()
+                if let json { try OutputPath.checkWritable(json) }
                 let loaded = try SuiteLoader.load(suite, split: split)
                 if textOnly && loaded.isMultimodal {
                     throw ValidationError("\(suite) has image questions: drop --text-only to score them with a multimodal model")
                 }
-                let options = EvalOptions(mode: mode, shots: shots, limit: limit, truncation: truncation)
                 func evaluate(_ dir: String) throws -> EvalResult {
                     let evaluator = try Evaluator(directory: dir, languageModelOnly: !loaded.isMultimodal, truncation: options.truncation)
                     evaluator.template = template

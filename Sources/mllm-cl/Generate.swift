@@ -41,9 +41,13 @@ struct Generate: ParsableCommand {
     @Option(help: "An image (PNG or JPEG) for a multimodal model: the prompt's <image> (put first when absent) becomes its visual tokens.")
     var image: String?
 
+    @OptionGroup var weights: WeightOptions
+
     func run() throws {
+        weights.apply()
         try runReportingErrors {
             let input = try promptInput()
+            if let json { try OutputPath.checkWritable(json) }
             let loaded = try LoadedModel(directory: model, languageModelOnly: image == nil)
             let start = Date()
             let record = try Generator.complete(loaded, prompt: input, image: image, maxNewTokens: maxNewTokens,

@@ -46,7 +46,7 @@ public enum HuggingFaceExport {
         if let m = loaded.multimodal, m.config.projectorType != .mlp2xGELU {
             throw ModelError("\(source)/config.json: 'mm_projector_type' is \(m.config.projectorType.rawValue); transformers' LLaVA projector is always two linear layers (mlp2x_gelu)")
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(out)
         let skip = Set(adapterNames)
         var entries: [SafeTensorsWriter.Entry] = [], identity: [(String, [Float])] = []
         let architectureName: String

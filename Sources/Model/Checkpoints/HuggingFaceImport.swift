@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Support
 
 /// `mllm-cl convert hf`: a Hugging Face directory (LlavaForConditionalGeneration in either tensor
 /// layout, or a decoder) written as this project's checkpoint: `config.json` with this project's
@@ -10,7 +11,7 @@ public enum HuggingFaceImport {
     public static func convert(directory: String, to out: String) throws -> String {
         let loaded = try LoadedModel(directory: directory)
         let layout = WeightLayout.detect(try CheckpointWeights.names(directory: directory))
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(out)
         try loaded.model.save(to: out, metadata: ["converted_from": (directory as NSString).lastPathComponent])
         try loaded.tokenizer.save(into: out)
         try loaded.generation?.save(into: out)

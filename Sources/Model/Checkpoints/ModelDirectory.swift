@@ -42,7 +42,7 @@ public enum ModelDirectory {
     /// so an interrupted save never leaves a half-written file.
     public static func save(_ decoder: DecoderModel, to path: String, tokenizer: String? = nil, metadata: [String: String] = [:],
                             maxShardBytes: Int = SafeTensorsCheckpoint.defaultMaxShardBytes) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(path)
         try AtomicFile.write(decoder.config.jsonData(), to: path + "/" + configFile)
         var meta = metadata
         meta["format"] = "pt"

@@ -65,7 +65,7 @@ public final class MultimodalModel: @unchecked Sendable {
 
     /// Writes `config.json` and the weights (`SafeTensorsCheckpoint.write`), each under a temporary name, then renamed.
     public func save(to path: String, metadata: [String: String] = [:], maxShardBytes: Int = SafeTensorsCheckpoint.defaultMaxShardBytes) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(path)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(config), to: path + "/" + ModelDirectory.configFile)

@@ -76,7 +76,7 @@ public enum Checkpoint {
         let temporary = root + "/.tmp-\(name)-\(ProcessInfo.processInfo.processIdentifier)"
         let fm = FileManager.default
         try? fm.removeItem(atPath: temporary)
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(temporary)
 
         try model.save(to: temporary, metadata: ["stage": state.stage, "step": String(state.step)])
         try failpoint?("model.safetensors")

@@ -64,7 +64,7 @@ final class StageEvaluation {
     /// are scored once the model has a vision tower (`moe`: through Parrot's MoE, as the stage
     /// just trained ran it).
     func evaluate(_ point: String, model: AnyModel, tokenizer: any TextTokenizer, moe: Bool) throws {
-        try FileManager.default.createDirectory(atPath: "\(outputDir)/eval/\(point)", withIntermediateDirectories: true)
+        try OutputPath.createDirectory("\(outputDir)/eval/\(point)")
         var line: [String] = [], routing: [(language: String?, weights: [Float])] = []
         for (spec, suite) in zip(specs, suites) {
             if suite.isMultimodal && model.multimodal == nil { continue }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// `metrics.jsonl`: one JSON object per optimizer step (`stage`, `step`, `global_step`,
 /// `loss`, `lr`, `grad_norm`, `tokens_per_s`, `epoch`) and one per evaluation (`eval_loss`).
@@ -19,9 +20,9 @@ public final class MetricsLog {
             }
             try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path))
         } else if keepThrough == nil || !fm.fileExists(atPath: path) {
-            guard fm.createFile(atPath: path, contents: nil) else { throw TrainError("\(path): cannot create") }
+            guard fm.createFile(atPath: path, contents: nil) else { throw TrainError("\(path): cannot create (\(OutputPath.reason(creating: path)))") }
         }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw TrainError("\(path): cannot open for writing") }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw TrainError("\(path): cannot open for writing (\(OutputPath.reason(creating: path)))") }
         handle = h
         try handle.seekToEnd()
     }

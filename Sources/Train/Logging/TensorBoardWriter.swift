@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import SwiftProtobuf
 
 /// Writes TensorBoard event files (`events.out.tfevents.*`): TFRecord framing around
@@ -10,11 +11,11 @@ public final class TensorBoardWriter {
     private let handle: FileHandle
 
     public init(directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try OutputPath.createDirectory(directory)
         let host = ProcessInfo.processInfo.hostName
         path = directory + "/events.out.tfevents.\(Int(Date().timeIntervalSince1970)).\(host).\(ProcessInfo.processInfo.processIdentifier)"
         guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw TrainError("\(path): cannot create the TensorBoard event file")
+            throw TrainError("\(path): cannot create the TensorBoard event file (\(OutputPath.reason(creating: path)))")
         }
         handle = h
         var event = Tensorboard_Event()

@@ -30,7 +30,7 @@ public final class OutputDirectory {
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw TrainError("output_dir '\(path)': cannot create it (\(Self.reason(creating: path, error)))")
+            throw TrainError("output_dir '\(path)': cannot create it (\(OutputPath.reason(creating: path, error)))")
         }
         try Self.takeLock(lockPath, outputDir: path, log: log)
         held = true
@@ -97,30 +97,5 @@ public final class OutputDirectory {
             unlink(lock)
         }
         throw TrainError("output_dir '\(outputDir)': could not take its lock \(lock) (another process keeps taking it)")
-    }
-
-    /// Why `path` cannot be created, from its nearest existing ancestor: a file in the way, a
-    /// folder without write permission, a read-only file system; else the system's words.
-    static func reason(creating path: String, _ error: Error) -> String {
-        var ancestor = (URL(fileURLWithPath: path).standardizedFileURL.path as NSString).deletingLastPathComponent
-        var isDirectory: ObjCBool = false
-        while !ancestor.isEmpty && ancestor != "/" && !FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
-            ancestor = (ancestor as NSString).deletingLastPathComponent
-        }
-        if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
-            if !isDirectory.boolValue { return "'\(ancestor)' is a file, not a folder" }
-            if access(ancestor, W_OK) != 0 {
-                return errno == EROFS ? "'\(ancestor)' is on a read-only file system" : "no permission to write in '\(ancestor)'"
-            }
-        }
-        return reason(error)
-    }
-
-    static func reason(_ error: Error) -> String {
-        let e = error as NSError
-        if let posix = (e.userInfo[NSUnderlyingErrorKey] as? NSError), posix.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        return e.localizedDescription
     }
 }
