@@ -56,10 +56,11 @@ public final class BatchGenerator {
         let c = decoder.config, prompts = try promptTokens(requests)
         let longest = prompts.map(\.count).max() ?? 1
         guard longest < c.maxPositionEmbeddings else {
-            throw ModelError("\(requests[prompts.firstIndex { $0.count == longest }!].id): a prompt of \(longest) tokens leaves no room in a context of \(c.maxPositionEmbeddings)")
+            throw ModelError("a prompt of \(longest) tokens leaves no room in a context of \(c.maxPositionEmbeddings)")
         }
         let budget = min(maxNewTokens, c.maxPositionEmbeddings - longest)
-        let cache = decoder.makeCache(batch: requests.count, capacity: longest + budget, chunk: longest)
+        let cache = try decoder.makeCache(batch: requests.count, capacity: longest + budget, chunk: min(longest, KVCache.prefillChunk),
+                                          remedy: "lower --batch-size or --max-new-tokens")
         let pad = tokenizer.paddingID
         var tokens = [Int32](repeating: pad, count: requests.count * longest)
         for (b, p) in prompts.enumerated() {
@@ -68,9 +69,9 @@ public final class BatchGenerator {
             cache.maskPadding(sequence: b, count: padding)
         }
         let images = try encodeImages(requests, prompts: prompts, tokens: tokens, rowsPerSequence: longest)
-        let logits = decoder.forward(newTokens: tokens, cache: cache, visual: images?.visual)
+        let (logits, rows) = decoder.prefill(tokens, rowsPerSequence: longest, cache: cache, visual: images?.visual)
         withExtendedLifetime(images) {}
-        try decode(requests, seeds: seeds, first: logits, rowsPerSequence: longest, cache: cache, budget: budget, pad: pad, onFinish: onFinish)
+        try decode(requests, seeds: seeds, first: logits, rowsPerSequence: rows, cache: cache, budget: budget, pad: pad, onFinish: onFinish)
     }
 
     /// The requests' images through the model's one image path, placed on their prompts' slots

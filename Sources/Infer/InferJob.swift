@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Support
 import Model
 import Tokenizer
 
@@ -74,15 +75,15 @@ public struct InferJob {
                 done.insert(result.id)
             }
             do {
-                try generator.generate(batch.map(\.0), seeds: batch.map(\.1), onFinish: write)
+                try generator.generate(batch.map(\.request), seeds: batch.map(\.seed), onFinish: write)
             } catch {
                 // One bad request must not cost its batch: the rest again, one by one
-                for (request, seed) in batch where !done.contains(request.id) {
+                for (request, seed, line) in batch where !done.contains(request.id) {
                     do {
                         try generator.generate([request], seeds: [seed], onFinish: write)
                     } catch {
                         report.bad += 1
-                        warn("\(request.id): \(error)")
+                        warn("\(o.input):\(line) (id \(excerpt(request.id))): \(error)")
                     }
                 }
             }
@@ -91,17 +92,18 @@ public struct InferJob {
         return report
     }
 
-    /// The input's requests (each with its seed), minus the ids in `finished`; bad lines are reported and counted.
-    func readRequests(_ data: Data, skipping finished: Set<String>, acceptsImages: Bool, report: inout Report) -> [(InferRequest, UInt64)] {
+    /// The input's requests (each with its seed and 1-based line), minus the ids in `finished`; bad lines are reported and counted.
+    func readRequests(_ data: Data, skipping finished: Set<String>, acceptsImages: Bool, report: inout Report)
+        -> [(request: InferRequest, seed: UInt64, line: Int)] {
         let folder = options.imageFolder ?? (options.input as NSString).deletingLastPathComponent
-        var requests: [(InferRequest, UInt64)] = []
+        var requests: [(request: InferRequest, seed: UInt64, line: Int)] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
             do {
                 let r = try InferRequest(jsonLine: Data(line), folder: folder, model: options.model, acceptsImages: acceptsImages,
                                          contained: options.imageFolder != nil)
                 if finished.contains(r.id) { report.skipped += 1; continue }
-                requests.append((r, options.seed &+ UInt64(i + 1)))
+                requests.append((r, options.seed &+ UInt64(i + 1), i + 1))
             } catch {
                 report.bad += 1
                 warn("\(options.input):\(i + 1): \(error)")
@@ -125,7 +127,7 @@ public struct InferJob {
     static func removePartialLastLine(_ path: String) throws -> Bool {
         guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != UInt8(ascii: "\n") else { return false }
         let keep = (data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? 0
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw InferError("\(path): cannot open to repair its last line") }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw InferError("\(path): cannot open to repair its last line (\(OutputPath.reason(creating: path)))") }
         defer { try? handle.close() }
         try handle.truncate(atOffset: UInt64(keep))
         return true
@@ -134,9 +136,9 @@ public struct InferJob {
     /// `path` opened for appending (created when missing).
     static func openForAppending(_ path: String) throws -> FileHandle {
         if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw InferError("\(path): cannot create") }
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw InferError("\(path): cannot create (\(OutputPath.reason(creating: path)))") }
         }
-        guard let out = FileHandle(forWritingAtPath: path) else { throw InferError("\(path): cannot open") }
+        guard let out = FileHandle(forWritingAtPath: path) else { throw InferError("\(path): cannot open for writing (\(OutputPath.reason(creating: path)))") }
         try out.seekToEnd()
         return out
     }

@@ -19,7 +19,10 @@ struct Convert: ParsableCommand {
         @Option(help: "Output directory.")
         var out: String
 
+        @OptionGroup var weights: WeightOptions
+
         func run() throws {
+            weights.apply()
             let summary = try runReportingErrors { try HuggingFaceImport.convert(directory: model, to: out) }
             print("wrote \(out): \(summary)")
         }

@@ -27,7 +27,10 @@ struct Export: ParsableCommand {
         @Flag(name: .customLong("adapters-beside"), help: "Write Wings/Parrot tensors beside the model instead of refusing.")
         var adaptersBeside = false
 
+        @OptionGroup var weights: WeightOptions
+
         func run() throws {
+            weights.apply()
             let summary = try runReportingErrors {
                 let loaded = try LoadedModel(directory: checkpoint)
                 return try HuggingFaceExport.export(loaded, source: checkpoint, to: out, adaptersBeside: adaptersBeside)

@@ -29,7 +29,10 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Prompt framing: auto (the model's chat template, else chatml), chatml, llama2, vicuna, llava, plain, or none (raw text).")
     var template = "auto"
 
+    @OptionGroup var weights: WeightOptions
+
     func run() throws {
+        weights.apply()
         try runReportingErrors {
             guard let framing = PromptFraming(name: template) else {
                 throw ValidationError("--template must be one of \(PromptFraming.names.joined(separator: ", "))")

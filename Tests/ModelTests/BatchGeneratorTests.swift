@@ -66,7 +66,7 @@ struct InferJobRobustnessTests {
         var warnings: [String] = []
         let report = try job(dir + "/in.jsonl", output: dir + "/out.jsonl") { warnings.append($0) }.run()
         #expect(report.written == 2 && report.bad == 1)
-        #expect(warnings.contains { $0.hasPrefix("long: ") && $0.contains("context") }, "\(warnings)")
+        #expect(warnings.contains { $0.hasPrefix(dir + "/in.jsonl:2 (id \"long\"): ") && $0.contains("context") }, "\(warnings)")
         let ids = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n").map {
             (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"] as! String
         }

@@ -98,16 +98,14 @@ public final class Parameters: @unchecked Sendable {
 
     /// Copies every tensor from `file` (one file or a sharded set), converting F16/BF16; a
     /// missing tensor, a shape that differs from the table, or a NaN or infinite value (a model
-    /// scored with one would be silently wrong) is an error naming the file and the tensor.
+    /// scored with one would be silently wrong; ``NonFiniteWeights``) is an error naming the file and the tensor.
     public func load(from file: SafeTensorsCheckpoint) throws {
         for (i, p) in table.enumerated() {
             let values = valueViews[i].buffer
             try file.read(p.name, into: values, shape: p.shape)
             var bad = 0
             for v in values where !v.isFinite { bad += 1 }
-            guard bad == 0 else {
-                throw ModelError("\(file.path): tensor '\(file.storedName(p.name))' has \(bad) NaN or infinite value(s) of \(values.count): the checkpoint is damaged or diverged")
-            }
+            if bad > 0 { try NonFiniteWeights.handle(count: bad, of: values.count, tensor: file.storedName(p.name), file: file.path) }
         }
     }
 
