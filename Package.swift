@@ -82,6 +82,8 @@ let package = Package(
         .testTarget(name: "EvalTests", dependencies: ["Eval", "Model", "Tensor", "Tokenizer", "Data", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "TestSupport"], swiftSettings: cpuFlags),
+        // Runs the mllm-cl binary (built by `swift test` with every product) on the hostile-input corpus.
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17
 )
