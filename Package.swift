@@ -34,7 +34,9 @@ let package = Package(
         // Library modules, bottom to top.
         .target(name: "Support", swiftSettings: cpuFlags),
         .target(name: "SafeTensors", dependencies: ["Support"], swiftSettings: cpuFlags),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
+        // Decode kernels with a variant per instruction set (portable, AVX2, AVX-512), chosen at run time.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: cpuFlags),
         .target(
             name: "Tokenizer",
             dependencies: ["Support", "CSentencePiece", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -50,7 +52,7 @@ let package = Package(
         ),
         .target(name: "Infer", dependencies: ["Support", "Model", "Tensor", "Tokenizer", "Data"], swiftSettings: cpuFlags),
         .target(name: "Eval", dependencies: ["Support", "Model", "Tokenizer", "Tensor", "Data"], swiftSettings: cpuFlags),
-        .target(name: "Bench", dependencies: ["Model", "Train", "Tensor"], swiftSettings: cpuFlags),
+        .target(name: "Bench", dependencies: ["Model", "Train", "Tensor", "CKernels"], swiftSettings: cpuFlags),
         // The parsers a user's files reach, as functions of bytes, for libFuzzer and the corpus tests.
         .target(name: "Fuzzing", dependencies: ["Support", "SafeTensors", "Model", "Tokenizer", "Data", "Eval", "Train"],
                 swiftSettings: cpuFlags),
@@ -70,7 +72,7 @@ let package = Package(
         // libFuzzer's entry point over Fuzzing (scripts/fuzz.sh); without -DFUZZING, a replayer.
         .executableTarget(name: "mllm-cl-fuzz", dependencies: ["Fuzzing"], swiftSettings: cpuFlags),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Data", "Train", "Infer", "Tokenizer", "SafeTensors", "TestSupport"],
                     swiftSettings: cpuFlags),

@@ -210,7 +210,8 @@ public enum Bench {
     public static func peakResidentBytes() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            // "VmHWM:\t  123456 kB", or "VmHWM:\t12345678 kB" once the number fills the column: split on any whitespace
+            let kb = line.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }.first ?? 0
             return kb * 1024
         }
         return 0

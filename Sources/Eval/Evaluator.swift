@@ -70,8 +70,9 @@ public final class Evaluator {
 
     /// The model in `directory` (the shared loader: weights and tokenizer); with
     /// `languageModelOnly`, the decoder alone (text suites).
-    public convenience init(directory: String, languageModelOnly: Bool = false, truncation: LogLikelihood.Truncation = .left) throws {
-        let loaded = try LoadedModel(directory: directory, languageModelOnly: languageModelOnly)
+    public convenience init(directory: String, languageModelOnly: Bool = false, truncation: LogLikelihood.Truncation = .left,
+                            precision: WeightPrecision = .f32) throws {
+        let loaded = try LoadedModel(directory: directory, languageModelOnly: languageModelOnly, precision: precision)
         self.init(model: loaded.model, tokenizer: loaded.tokenizer, truncation: truncation)
     }
 

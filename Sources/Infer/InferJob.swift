@@ -24,6 +24,8 @@ public struct InferJob {
         public var seed: UInt64 = 0
         /// `auto`: the model's chat template, else ChatML.
         public var framing = PromptFraming.auto
+        /// The format the decoder's matrices are read in.
+        public var precision = WeightPrecision.f32
 
         public init(model: String, input: String, output: String) {
             self.model = model
@@ -51,7 +53,7 @@ public struct InferJob {
         let o = options
         guard o.batchSize >= 1, o.maxNewTokens >= 1 else { throw InferError("--batch-size and --max-new-tokens must be at least 1") }
         try o.sampling.validate()
-        let loaded = try LoadedModel(directory: o.model)
+        let loaded = try LoadedModel(directory: o.model, precision: o.precision)
         guard let data = FileManager.default.contents(atPath: o.input) else { throw InferError("\(o.input): file not found") }
         if try Self.removePartialLastLine(o.output) { warn("\(o.output): removed a partial last line (a write cut short)") }
         let finished = Self.finishedIDs(in: o.output)

@@ -61,8 +61,9 @@ public enum GEMM {
     /// c = alpha · op(a) · op(b) + beta · c, where op(x) is x or xᵀ.
     ///
     /// Shapes: op(a) (M, K), op(b) (K, N), c (M, N).
+    /// `split: false` keeps the product on the calling core (a caller already spread over them).
     public static func multiply(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
-                                into c: Matrix, alpha: Float = 1, beta: Float = 0) {
+                                into c: Matrix, alpha: Float = 1, beta: Float = 0, split allowed: Bool = true) {
         let m = transposeA ? a.columns : a.rows
         let k = transposeA ? a.rows : a.columns
         let kb = transposeB ? b.columns : b.rows
@@ -75,7 +76,7 @@ public enum GEMM {
             return
         }
         let parts = Parallel.workers
-        switch split(m: m, n: n, k: k) {
+        switch allowed ? split(m: m, n: n, k: k) : .none {
         case .none:
             sgemm(a, transposeA, b, transposeB, c, m, n, k, alpha, beta)
         case .rows:

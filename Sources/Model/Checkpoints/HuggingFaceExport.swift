@@ -69,7 +69,7 @@ public enum HuggingFaceExport {
             try AtomicFile.write(config.jsonData(), to: out + "/" + ModelDirectory.configFile)
         }
         let layout: WeightLayout = loaded.multimodal == nil ? .native : .llava
-        let written = try identity.map { name, values in
+        let written = identity.map { name, values in
             let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
             _ = copy.initialize(from: values)
             return (name, copy)

@@ -13,12 +13,14 @@ public struct LoadedModel: @unchecked Sendable {
     /// Loads `directory` (`config.json`, `model.safetensors`, `tokenizer.model` or `tokenizer.json`); each missing or
     /// malformed file is an error naming it, and so is a tokenizer with more ids than the
     /// embedding has rows. `languageModelOnly`: of a multimodal checkpoint, load the decoder
-    /// alone (text-only evaluation and generation need nothing else).
-    public init(directory: String, languageModelOnly: Bool = false) throws {
+    /// alone (text-only evaluation and generation need nothing else). `precision`: the format
+    /// cached inference reads the decoder's matrices in (``WeightPrecision``).
+    public init(directory: String, languageModelOnly: Bool = false, precision: WeightPrecision = .f32) throws {
         tokenizer = try TokenizerFiles.load(directory: directory)
         generation = try GenerationConfig.load(directory: directory)
         model = languageModelOnly ? .text(try ModelDirectory.loadDecoder(directory)) : try AnyModel.load(directory)
         try ModelDirectory.checkVocabulary(tokenizer, vocabSize: model.decoder.config.vocabSize, directory: directory)
+        model.decoder.useInferencePrecision(precision)
     }
 
     /// The ids generation stops on (``StopTokens``).

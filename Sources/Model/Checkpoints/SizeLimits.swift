@@ -71,7 +71,7 @@ public enum SizeLimits {
     public static func checkWorkingMemory(_ bytes: Int?, held: Int = 0, what: String, remedy: String) throws {
         let available = availableMemory
         let (total, overflow) = (bytes ?? Int.max).addingReportingOverflow(held)
-        guard let bytes, !overflow, total <= available else {
+        guard bytes != nil, !overflow, total <= available else {
             let size = bytes.map { gigabytes($0) } ?? "more than 2^63 bytes"
             let besides = held > 0 ? " besides the \(gigabytes(held)) the model takes" : ""
             throw ModelError("\(what) would take \(size)\(besides), more than the \(gigabytes(available)) of memory available: \(remedy)")

@@ -21,6 +21,9 @@ public final class DecoderModel: @unchecked Sendable {
     public let adapterSpecs: [any DecoderAdapterSpec]
     let rope: RoPE
     let layout: DecoderLayout
+    /// bfloat16 copies of the projection matrices, by parameter index, that cached inference
+    /// reads instead of the float32 values (``useInferencePrecision(_:)``); empty: float32.
+    var inferenceMatrices: [Int: BF16Matrix] = [:]
 
     /// A decoder with zero weights (load or `initialize` them next) and the adapters `specs`
     /// attached (default: those `config` records); nothing trains until `setTrainable`.
@@ -154,37 +157,47 @@ public final class DecoderModel: @unchecked Sendable {
     /// after attention (in place on a.h) → norm → SwiGLU MLP + residual; each projection is
     /// followed by the adapters' projection hook. Shared by training (`attend` over the batch)
     /// and cached inference (`attend` over the KV cache).
-    func block(_ l: Int, x: Tensor, a: LayerBuffers, sequence T: Int, startPosition: Int, adapters: [AttachedPass],
+    /// `cached`: a pass over the KV cache (inference), which reads the inference matrices.
+    func block(_ l: Int, x: Tensor, a: LayerBuffers, sequence T: Int, startPosition: Int, adapters: [AttachedPass], cached: Bool = false,
                attend: () -> AttentionProbabilities) {
         let s = layout.layers[l], c = config
+        let project = { (p: Projection, y: Tensor, x: Tensor, w: ParameterSlot, b: ParameterSlot?) in
+            self.project(p, l, y: y, x: x, w: w, b: b, adapters, cached: cached)
+        }
         RMSNorm.forward(y: a.ln1, rstd: a.rstd1, x: x, w: w(s.inputNorm), eps: c.rmsNormEps)
-        project(.q, l, y: a.q, x: a.ln1, w: s.q, b: s.qBias, adapters)
-        project(.k, l, y: a.k, x: a.ln1, w: s.k, b: s.kBias, adapters)
-        project(.v, l, y: a.v, x: a.ln1, w: s.v, b: s.vBias, adapters)
+        project(.q, a.q, a.ln1, s.q, s.qBias)
+        project(.k, a.k, a.ln1, s.k, s.kBias)
+        project(.v, a.v, a.ln1, s.v, s.vBias)
         rope.forward(a.q, heads: c.numAttentionHeads, rowsPerSequence: T, startPosition: startPosition)
         rope.forward(a.k, heads: c.numKeyValueHeads, rowsPerSequence: T, startPosition: startPosition)
         let attention = attend()
-        project(.o, l, y: a.h, x: a.attY, w: s.o, b: s.oBias, adapters)
+        project(.o, a.h, a.attY, s.o, s.oBias)
         Elementwise.add(a.h, a.h, x)
         for p in adapters { p.adapter.afterAttention(layer: l, h: a.h, attention: attention, p.pass) }
         RMSNorm.forward(y: a.ln2, rstd: a.rstd2, x: a.h, w: w(s.postNorm), eps: c.rmsNormEps)
-        project(.gate, l, y: a.gate, x: a.ln2, w: s.gate, b: s.gateBias, adapters)
-        project(.up, l, y: a.up, x: a.ln2, w: s.up, b: s.upBias, adapters)
+        project(.gate, a.gate, a.ln2, s.gate, s.gateBias)
+        project(.up, a.up, a.ln2, s.up, s.upBias)
         SwiGLU.forward(out: a.act, gate: a.gate, up: a.up)
-        project(.down, l, y: a.out, x: a.act, w: s.down, b: s.downBias, adapters)
+        project(.down, a.out, a.act, s.down, s.downBias)
         Elementwise.add(a.out, a.out, a.h)
     }
 
     /// y = x·Wᵀ (+ b), then every adapter's hook for `projection`.
     private func project(_ projection: Projection, _ l: Int, y: Tensor, x: Tensor, w weight: ParameterSlot, b bias: ParameterSlot? = nil,
-                         _ adapters: [AttachedPass]) {
-        Linear.forward(y: y, x: x, w: w(weight), b: w(bias))
+                         _ adapters: [AttachedPass], cached: Bool) {
+        Linear.forward(y: y, x: x, w: matrix(weight, cached: cached), b: w(bias))
         for p in adapters { p.adapter.projection(projection, layer: l, x: x, y: y, p.pass) }
     }
 
-    func head(x: Tensor, lnf: Tensor, rstd: Tensor, logits: Tensor) {
+    /// The weight at `slot` as a product reads it: its bfloat16 copy in a cached pass, if it has one.
+    private func matrix(_ slot: ParameterSlot, cached: Bool) -> WeightMatrix {
+        if cached, let m = inferenceMatrices[slot.index] { return .bf16(m) }
+        return .f32(w(slot))
+    }
+
+    func head(x: Tensor, lnf: Tensor, rstd: Tensor, logits: Tensor, cached: Bool = false) {
         RMSNorm.forward(y: lnf, rstd: rstd, x: x, w: w(layout.finalNorm), eps: config.rmsNormEps)
-        Linear.forward(y: logits, x: lnf, w: w(layout.lmHead))
+        Linear.forward(y: logits, x: lnf, w: matrix(layout.lmHead, cached: cached))
     }
 
     // MARK: - Backward

@@ -169,7 +169,7 @@ extension DecoderModel {
         var x = x0  // then the residual stream lives in `out`: a block reads it before overwriting it
         for l in 0..<c.numHiddenLayers {
             let kc = cache.keys[l], vc = cache.values[l]
-            block(l, x: x, a: w, sequence: n, startPosition: start, adapters: attached) {
+            block(l, x: x, a: w, sequence: n, startPosition: start, adapters: attached, cached: true) {
                 for b in 0..<B {
                     (kc.data + (b * cache.capacity + start) * KC).update(from: w.k.data + b * n * KC, count: n * KC)
                     (vc.data + (b * cache.capacity + start) * KC).update(from: w.v.data + b * n * KC, count: n * KC)
@@ -181,7 +181,7 @@ extension DecoderModel {
         }
         cache.length = start + n
         let logits = cache.logits.rows(0..<N)
-        head(x: x, lnf: cache.lnf.rows(0..<N), rstd: cache.rstdf.rows(0..<N), logits: logits)
+        head(x: x, lnf: cache.lnf.rows(0..<N), rstd: cache.rstdf.rows(0..<N), logits: logits, cached: true)
         return logits
     }
 }

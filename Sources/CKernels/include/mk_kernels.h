@@ -1,0 +1,52 @@
+// Hand-written CPU kernels for decoding, with one variant per instruction set chosen at run time
+// (the build targets a baseline CPU; a variant is used only where the CPU has it).
+//
+// Legend: M input rows (a decode step's sequences), K input features, N output features (weight
+// rows), W (N, K) row-major as a Linear layer stores it, X (M, K), Y (M, N).
+#ifndef MK_KERNELS_H
+#define MK_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The instruction sets a kernel variant is written for, slowest first.
+typedef enum {
+    MK_ISA_PORTABLE = 0,  // plain C, any x86-64 (or other) CPU
+    MK_ISA_AVX2 = 1,      // AVX2 + FMA
+    MK_ISA_AVX512 = 2,    // AVX-512 F + BW
+} mk_isa;
+
+/// The variant in use: the best this CPU supports, or the one `MLLM_CL_KERNEL` names
+/// (portable, avx2, avx512) when the CPU supports it. Chosen once, on first use.
+mk_isa mk_isa_active(void);
+/// Whether this CPU can run `isa`'s variant.
+int mk_isa_supported(mk_isa isa);
+/// "portable", "avx2" or "avx512".
+const char *mk_isa_name(mk_isa isa);
+
+/// Y[m, n] = Σ_k X[m, k] · W[n, k] for m < M and n in [n0, n1): each weight row is read once for
+/// all M rows of X (a memory-bound product when M is small). ldx, ldy: floats between rows.
+void mk_linear_f32(int M, int K, const float *x, long ldx, const float *w, int n0, int n1, float *y, long ldy);
+/// The same with bfloat16 weights (the upper 16 bits of a float32), accumulated in float32.
+void mk_linear_bf16(int M, int K, const float *x, long ldx, const uint16_t *w, int n0, int n1, float *y, long ldy);
+/// `mk_linear_f32` and `mk_linear_bf16` in `isa`'s variant, whatever is active (tests compare
+/// variants); return 0, computing nothing, when the CPU lacks it.
+int mk_linear_f32_isa(mk_isa isa, int M, int K, const float *x, long ldx, const float *w, int n0, int n1, float *y, long ldy);
+int mk_linear_bf16_isa(mk_isa isa, int M, int K, const float *x, long ldx, const uint16_t *w, int n0, int n1, float *y, long ldy);
+
+/// dst[i] = src[i] rounded to the nearest bfloat16 (ties to even; NaN stays NaN).
+void mk_f32_to_bf16(const float *src, uint16_t *dst, long n);
+/// dst[i] = src[i] widened to float32 (exact).
+void mk_bf16_to_f32(const uint16_t *src, float *dst, long n);
+
+/// Σ x[i] in eight partial sums: a loop that reads memory as fast as a core can (a bandwidth probe).
+float mk_read_sum(const float *x, long n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
