@@ -7,6 +7,7 @@
 // them, so W comes from memory once per call.
 #include "mk_kernels.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -72,7 +73,149 @@ float mk_read_sum(const float *x, long n) {
 PORTABLE_LINEAR(linear_f32_portable, float, LOADW_F32)
 PORTABLE_LINEAR(linear_bf16_portable, uint16_t, LOADW_BF16)
 
+// MARK: - Single-query attention (one body, compiled once per instruction set)
+
+// Dot products in eight partial sums, which each variant's compiler turns into vector code.
+#define ATTEND_ONE(NAME, ATTRIBUTES)                                                                      \
+    ATTRIBUTES static void NAME(int S, int D, const float *q, const float *k, const float *v,           \
+                                long kv_stride, const int32_t *mask, float scale, float *p, float *y) { \
+        float max = -INFINITY;                                                                          \
+        for (int j = 0; j < S; j++) {                                                                   \
+            if (mask && mask[j] == 0) { p[j] = -INFINITY; continue; }                                   \
+            const float *kj = k + (long)j * kv_stride;                                                  \
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                      \
+            int d = 0;                                                                                  \
+            for (; d + 8 <= D; d += 8)                                                                  \
+                for (int i = 0; i < 8; i++) s[i] += q[d + i] * kj[d + i];                              \
+            for (; d < D; d++) s[d & 7] += q[d] * kj[d];                                                \
+            float dot = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));             \
+            p[j] = dot * scale;                                                                         \
+            if (p[j] > max) max = p[j];                                                                 \
+        }                                                                                               \
+        for (int d = 0; d < D; d++) y[d] = 0;                                                           \
+        if (max == -INFINITY) {                                                                         \
+            for (int j = 0; j < S; j++) p[j] = 0;                                                       \
+            return;                                                                                     \
+        }                                                                                               \
+        float sum = 0;                                                                                  \
+        for (int j = 0; j < S; j++) {                                                                   \
+            p[j] = expf(p[j] - max);                                                                    \
+            sum += p[j];                                                                                \
+        }                                                                                               \
+        float inv = 1 / sum;                                                                            \
+        for (int j = 0; j < S; j++) {                                                                   \
+            p[j] *= inv;                                                                                \
+            if (p[j] == 0) continue;                                                                    \
+            const float *vj = v + (long)j * kv_stride;                                                  \
+            for (int d = 0; d < D; d++) y[d] += p[j] * vj[d];                                           \
+        }                                                                                               \
+    }
+ATTEND_ONE(attend_one_portable, )
+
 #if defined(__x86_64__)
+ATTEND_ONE(attend_one_generic_avx2, __attribute__((target("avx2,fma"))))
+ATTEND_ONE(attend_one_generic_avx512, __attribute__((target("avx512f,avx512bw,avx512vl"))))
+
+// e^x for 8 floats (x ≤ 0 here: softmax's shifted scores), Cephes' expf: x = n·ln2 + r with
+// |r| ≤ ln2/2 (ln2 in two parts), e^r by a degree-6 polynomial, times 2^n through the exponent
+// bits. Within 2 ulp of libm's expf; below −87.3 it is 0, as float's expf underflows.
+#define EXP8(NAME, TARGET)                                                                                \
+    __attribute__((target(TARGET), always_inline)) static inline __m256 NAME(__m256 x) {                 \
+        const __m256 lo = _mm256_set1_ps(-87.33654f);                                                   \
+        __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);                                            \
+        x = _mm256_max_ps(x, lo);                                                                       \
+        __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),              \
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);                       \
+        __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);                                \
+        r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);                                    \
+        __m256 y = _mm256_set1_ps(1.9875691500e-4f);                                                    \
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));                                    \
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));                                    \
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));                                    \
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));                                    \
+        y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));                                    \
+        y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));            \
+        __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23); \
+        return _mm256_andnot_ps(underflow, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));                   \
+    }
+EXP8(exp8_avx2, "avx2,fma")
+EXP8(exp8_avx512, "avx512f,avx512bw,avx512vl,avx2,fma")
+
+// Head sizes that are a multiple of 8 (all of LLaMA's and Qwen's): the scores of four keys at a
+// time, each a sum of 8-float vector products folded into one vector of four with two hadds;
+// then y += p_j · v_j one 8-float slice at a time. 256-bit vectors, so one body serves AVX2 and
+// AVX-512 (whose VL extension runs it).
+#define ATTEND_ONE_VEC8(NAME, TARGET, GENERIC, EXP)                                                       \
+    __attribute__((target(TARGET))) static void NAME(int S, int D, const float *q, const float *k,       \
+                                                     const float *v, long kv_stride, const int32_t *mask, \
+                                                     float scale, float *p, float *y) {                   \
+        if (D % 8 != 0 || D > 256) { GENERIC(S, D, q, k, v, kv_stride, mask, scale, p, y); return; }      \
+        __m256 qv[32];                                                                                    \
+        for (int d = 0; d < D; d += 8) qv[d / 8] = _mm256_mul_ps(_mm256_loadu_ps(q + d), _mm256_set1_ps(scale)); \
+        int j = 0;                                                                                        \
+        for (; j + 4 <= S; j += 4) {                                                                      \
+            const float *k0 = k + (long)j * kv_stride;                                                    \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
+            for (int d = 0; d < D; d += 8) {                                                              \
+                a0 = _mm256_fmadd_ps(qv[d / 8], _mm256_loadu_ps(k0 + d), a0);                             \
+                a1 = _mm256_fmadd_ps(qv[d / 8], _mm256_loadu_ps(k0 + kv_stride + d), a1);                 \
+                a2 = _mm256_fmadd_ps(qv[d / 8], _mm256_loadu_ps(k0 + 2 * kv_stride + d), a2);             \
+                a3 = _mm256_fmadd_ps(qv[d / 8], _mm256_loadu_ps(k0 + 3 * kv_stride + d), a3);             \
+            }                                                                                             \
+            __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));                    \
+            _mm_storeu_ps(p + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));     \
+        }                                                                                                 \
+        for (; j < S; j++) {                                                                              \
+            __m256 a = _mm256_setzero_ps();                                                               \
+            for (int d = 0; d < D; d += 8) a = _mm256_fmadd_ps(qv[d / 8], _mm256_loadu_ps(k + (long)j * kv_stride + d), a); \
+            __m128 x = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));                \
+            x = _mm_add_ps(x, _mm_movehl_ps(x, x));                                                       \
+            p[j] = _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));                                      \
+        }                                                                                                 \
+        float max = -INFINITY;                                                                            \
+        for (j = 0; j < S; j++) {                                                                         \
+            if (mask && mask[j] == 0) p[j] = -INFINITY;                                                   \
+            max = p[j] > max ? p[j] : max;                                                                \
+        }                                                                                                 \
+        if (max == -INFINITY) {                                                                           \
+            for (j = 0; j < S; j++) p[j] = 0;                                                             \
+            for (int d = 0; d < D; d++) y[d] = 0;                                                         \
+            return;                                                                                       \
+        }                                                                                                 \
+        /* p = e^(p - max), eight at a time, and their sum */                                             \
+        __m256 mv = _mm256_set1_ps(max), sv = _mm256_setzero_ps();                                        \
+        for (j = 0; j + 8 <= S; j += 8) {                                                                 \
+            __m256 e = EXP(_mm256_sub_ps(_mm256_loadu_ps(p + j), mv));                                    \
+            _mm256_storeu_ps(p + j, e);                                                                   \
+            sv = _mm256_add_ps(sv, e);                                                                    \
+        }                                                                                                 \
+        if (j < S) { /* the last S mod 8: lanes past S hold -inf, whose e^x is 0 */                        \
+            float tail[8];                                                                                \
+            for (int t = 0; t < 8; t++) tail[t] = j + t < S ? p[j + t] - max : -INFINITY;                 \
+            __m256 e = EXP(_mm256_loadu_ps(tail));                                                        \
+            sv = _mm256_add_ps(sv, e);                                                                    \
+            _mm256_storeu_ps(tail, e);                                                                    \
+            for (int t = 0; j + t < S; t++) p[j + t] = tail[t];                                           \
+        }                                                                                                 \
+        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(sv), _mm256_extractf128_ps(sv, 1));                 \
+        s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));                                                       \
+        __m256 inv = _mm256_set1_ps(1 / _mm_cvtss_f32(_mm_add_ss(s4, _mm_movehdup_ps(s4))));              \
+        for (j = 0; j + 8 <= S; j += 8) _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), inv)); \
+        for (; j < S; j++) p[j] *= _mm256_cvtss_f32(inv);                                                 \
+        /* y = Σ p_j v_j, one 8-float slice of the head at a time, two keys in flight */                  \
+        for (int d = 0; d < D; d += 8) {                                                                  \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                                     \
+            const float *vd = v + d;                                                                      \
+            for (j = 0; j + 2 <= S; j += 2) {                                                             \
+                a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vd + (long)j * kv_stride), a0); \
+                a1 = _mm256_fmadd_ps(_mm256_set1_ps(p[j + 1]), _mm256_loadu_ps(vd + (long)(j + 1) * kv_stride), a1); \
+            }                                                                                             \
+            if (j < S) a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vd + (long)j * kv_stride), a0); \
+            _mm256_storeu_ps(y + d, _mm256_add_ps(a0, a1));                                               \
+        }                                                                                                 \
+    }
+ATTEND_ONE_VEC8(attend_one_avx2, "avx2,fma", attend_one_generic_avx2, exp8_avx2)
+ATTEND_ONE_VEC8(attend_one_avx512, "avx512f,avx512bw,avx512vl,avx2,fma", attend_one_generic_avx512, exp8_avx512)
 
 // MARK: - AVX2 + FMA (8 floats a vector; R = 4 weight rows x MB = 2 input rows: 8 accumulators)
 
@@ -183,9 +326,13 @@ typedef void (*linear_bf16_fn)(int, int, const float *, long, const uint16_t *, 
 #if defined(__x86_64__)
 static const linear_f32_fn f32_kernels[] = {linear_f32_portable, linear_f32_avx2, linear_f32_avx512};
 static const linear_bf16_fn bf16_kernels[] = {linear_bf16_portable, linear_bf16_avx2, linear_bf16_avx512};
+typedef void (*attend_one_fn)(int, int, const float *, const float *, const float *, long, const int32_t *, float, float *, float *);
+static const attend_one_fn attend_kernels[] = {attend_one_portable, attend_one_avx2, attend_one_avx512};
 #else
 static const linear_f32_fn f32_kernels[] = {linear_f32_portable};
 static const linear_bf16_fn bf16_kernels[] = {linear_bf16_portable};
+typedef void (*attend_one_fn)(int, int, const float *, const float *, const float *, long, const int32_t *, float, float *, float *);
+static const attend_one_fn attend_kernels[] = {attend_one_portable};
 #endif
 
 int mk_isa_supported(mk_isa isa) {
@@ -240,5 +387,17 @@ int mk_linear_f32_isa(mk_isa isa, int M, int K, const float *x, long ldx, const 
 int mk_linear_bf16_isa(mk_isa isa, int M, int K, const float *x, long ldx, const uint16_t *w, int n0, int n1, float *y, long ldy) {
     if (!mk_isa_supported(isa)) return 0;
     bf16_kernels[isa](M, K, x, ldx, w, n0, n1, y, ldy);
+    return 1;
+}
+
+void mk_attend_one(int S, int D, const float *q, const float *k, const float *v, long kv_stride, const int32_t *mask,
+                   float scale, float *p, float *y) {
+    attend_kernels[mk_isa_active()](S, D, q, k, v, kv_stride, mask, scale, p, y);
+}
+
+int mk_attend_one_isa(mk_isa isa, int S, int D, const float *q, const float *k, const float *v, long kv_stride,
+                      const int32_t *mask, float scale, float *p, float *y) {
+    if (!mk_isa_supported(isa)) return 0;
+    attend_kernels[isa](S, D, q, k, v, kv_stride, mask, scale, p, y);
     return 1;
 }

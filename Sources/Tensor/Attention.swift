@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The shape of one scaled dot-product attention call.
@@ -50,6 +51,10 @@ public enum Attention {
         precondition(att.count >= B * NH * T * S && y.count >= B * T * qC)
         let scale = 1 / Float(D).squareRoot()
         let mask = UncheckedSendable(keyMask)
+        if T <= singleQueryRows {
+            forwardFewQueries(y: y, att: att, q: q, k: k, v: v, keyMask: keyMask, shape: s)
+            return
+        }
         GEMM.batched(B * NH) { i in
             let b = i / NH, h = i % NH, g = h / group
             let qM = Matrix(q.data + b * T * qC + h * D, rows: T, columns: D, stride: qC)
@@ -68,6 +73,34 @@ public enum Attention {
             }
             GEMM.multiply(Matrix(p, rows: T, columns: S), vM,
                           into: Matrix(y.data + b * T * qC + h * D, rows: T, columns: D, stride: qC))
+        }
+    }
+
+    /// Queries per sequence up to which each query runs through the single-query kernel (decode
+    /// steps); more take two sgemm calls per head.
+    public static let singleQueryRows = 4
+
+    /// The forward pass one query at a time (`mk_attend_one`, this CPU's variant): a decode step's
+    /// query against the cache reads each key and value once, without sgemm's packing. Spread
+    /// over the cores by (sequence, head) when the keys are many.
+    static func forwardFewQueries(y: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, keyMask: UnsafePointer<Int32>?, shape s: AttentionShape) {
+        let B = s.batch, T = s.queries, S = s.keys, NH = s.heads, D = s.headSize
+        let qC = NH * D, kvC = s.kvHeads * D, group = NH / s.kvHeads
+        let scale = 1 / Float(D).squareRoot()
+        let run = UncheckedSendable((y, att, q, k, v, keyMask))
+        Parallel.forEach(B * NH, costPerItem: T * S * D / 8) { range in
+            let (y, att, q, k, v, keyMask) = run.value
+            for i in range {
+                let b = i / NH, h = i % NH, g = h / group
+                let keys = k.data + b * s.keyRowsPerSequence * kvC + g * D, values = v.data + b * s.keyRowsPerSequence * kvC + g * D
+                for t in 0..<T {
+                    let visible = s.causal ? Swift.min(S, s.queryOffset + t + 1) : S
+                    let p = att.data + (i * T + t) * S
+                    mk_attend_one(Int32(visible), Int32(D), q.data + (b * T + t) * qC + h * D, keys, values, kvC,
+                                  keyMask.map { $0 + b * s.maskStride }, scale, p, y.data + (b * T + t) * qC + h * D)
+                    for j in visible..<S { p[j] = 0 }
+                }
+            }
         }
     }
 

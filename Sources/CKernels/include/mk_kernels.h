@@ -42,6 +42,17 @@ void mk_f32_to_bf16(const float *src, uint16_t *dst, long n);
 /// dst[i] = src[i] widened to float32 (exact).
 void mk_bf16_to_f32(const uint16_t *src, float *dst, long n);
 
+/// Attention of one query against S cached keys, one head:
+///   p = softmax(scale · q·k_j, over j < S with mask[j] != 0),  y = Σ_j p_j v_j.
+/// q: D floats; k, v: S rows of D floats, `kv_stride` floats apart; mask: S entries of 0/1, or
+/// NULL (all visible). `p` (S floats) receives the probabilities (0 where masked); a query with
+/// no visible key gets p = 0 and y = 0. In the active variant.
+void mk_attend_one(int S, int D, const float *q, const float *k, const float *v, long kv_stride, const int32_t *mask,
+                   float scale, float *p, float *y);
+/// `mk_attend_one` in `isa`'s variant; returns 0 when the CPU lacks it.
+int mk_attend_one_isa(mk_isa isa, int S, int D, const float *q, const float *k, const float *v, long kv_stride,
+                      const int32_t *mask, float scale, float *p, float *y);
+
 /// Σ x[i] in eight partial sums: a loop that reads memory as fast as a core can (a bandwidth probe).
 float mk_read_sum(const float *x, long n);
 

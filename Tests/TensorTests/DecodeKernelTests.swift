@@ -1,13 +1,14 @@
 import CKernels
+import Foundation
 import Testing
 import TestSupport
 @testable import Tensor
 
-/// The decode kernels (CKernels) against a double-precision reference, in every variant this CPU
+/// The decode kernels (CKernels: products over few rows, single-query attention) against a double-precision reference, in every variant this CPU
 /// runs (portable always; AVX2 and AVX-512 where the CPU has them), at shapes that exercise each
 /// register block and every tail: rows of X from 1 to 9, weight rows not a multiple of 4, K not a
 /// multiple of 8 or 16, strided X and Y.
-@Suite struct MatrixVectorTests {
+@Suite struct DecodeKernelTests {
     static let variants: [mk_isa] = [MK_ISA_PORTABLE, MK_ISA_AVX2, MK_ISA_AVX512]
 
     /// Y (M, N) = X (M, K) · W (N, K)ᵀ in Double, with X's rows `ldx` apart.
@@ -21,7 +22,7 @@ import TestSupport
     @Test(arguments: variants) func variantMatchesTheReference(_ isa: mk_isa) {
         let name = String(cString: mk_isa_name(isa))
         guard mk_isa_supported(isa) != 0 else {
-            print("MatrixVectorTests: this CPU has no \(name): its variant is not run here (it runs where the CPU has it)")
+            print("DecodeKernelTests: this CPU has no \(name): its variant is not run here (it runs where the CPU has it)")
             #expect(mk_linear_f32_isa(isa, 1, 1, nil, 1, nil, 0, 0, nil, 1) == 0, "an unsupported variant must refuse to run")
             return
         }
@@ -51,6 +52,35 @@ import TestSupport
                 #expect(abs(Double(y[m * ldy + n]) - e) <= 1e-5 * (1 + abs(e)), "\(name) bf16 \(M)x\(N)x\(K) at (\(m), \(n))")
             } }
         }
+    }
+
+    /// Single-query attention in every variant this CPU runs, against Double: head sizes that are
+    /// and are not multiples of 8, key counts around the 4- and 8-key blocks, masked keys, and a
+    /// query with every key masked (p = 0, y = 0).
+    @Test(arguments: variants) func singleQueryAttentionMatchesTheReference(_ isa: mk_isa) {
+        guard mk_isa_supported(isa) != 0 else {
+            #expect(mk_attend_one_isa(isa, 1, 1, nil, nil, nil, 1, nil, 1, nil, nil) == 0)
+            return
+        }
+        var rng = SeededGenerator(seed: 23)
+        for D in [4, 8, 12, 16, 64, 128] { for S in [1, 3, 4, 5, 8, 9, 17, 40] { for masked in [false, true] {
+            let stride = 3 * D + 5, scale = 1 / Float(D).squareRoot()
+            let q = (0..<D).map { _ in rng.normal() }, k = (0..<(S * stride)).map { _ in rng.normal() }, v = (0..<(S * stride)).map { _ in rng.normal() }
+            let mask: [Int32] = (0..<S).map { masked && $0 % 3 == 1 ? 0 : 1 }
+            var p = [Float](repeating: .nan, count: S), y = [Float](repeating: .nan, count: D)
+            #expect(mk_attend_one_isa(isa, Int32(S), Int32(D), q, k, v, stride, mask, scale, &p, &y) == 1)
+            let scores = (0..<S).map { j in mask[j] == 0 ? -Double.infinity : (0..<D).reduce(0.0) { $0 + Double(q[$1]) * Double(k[j * stride + $1]) } * Double(scale) }
+            let top = scores.max()!, e = scores.map { exp($0 - top) }, z = e.reduce(0, +)
+            for j in 0..<S { #expect(abs(Double(p[j]) - e[j] / z) <= 1e-6, "D \(D) S \(S) p[\(j)]") }
+            for d in 0..<D {
+                let expected = (0..<S).reduce(0.0) { $0 + e[$1] / z * Double(v[$1 * stride + d]) }
+                #expect(abs(Double(y[d]) - expected) <= 1e-5 * (1 + abs(expected)), "D \(D) S \(S) y[\(d)]")
+            }
+        } } }
+        var p = [Float](repeating: .nan, count: 5), y = [Float](repeating: .nan, count: 8)
+        let none = [Int32](repeating: 0, count: 5), q = [Float](repeating: 1, count: 8), kv = [Float](repeating: 1, count: 40)
+        #expect(mk_attend_one_isa(isa, 5, 8, q, kv, kv, 8, none, 1, &p, &y) == 1)
+        #expect(p.allSatisfy { $0 == 0 } && y.allSatisfy { $0 == 0 }, "every key masked")
     }
 
     /// Rounding to bfloat16: to nearest, ties to even, NaN kept, and within 2^-9 relative.
