@@ -160,7 +160,7 @@ public enum SuiteLoader {
             }
             guard (2...10).contains(choices.count) else { throw EvalError("\(at): \(choices.count) options, expected 2 to 10") }
             guard let answer = answerIndex(f[a].trimmingCharacters(in: .whitespaces), choices: choices.count) else {
-                throw EvalError("\(at): 'answer' \"\(f[a])\" is not a letter A..\(letters[choices.count - 1])")
+                throw EvalError("\(at): 'answer' \(excerpt(f[a], limit: 20)) is not a letter A..\(letters[choices.count - 1])")
             }
             var image: String?
             if let r = column("image_path").map({ f[$0] }), !r.isEmpty {

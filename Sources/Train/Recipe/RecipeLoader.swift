@@ -1,6 +1,7 @@
 import Data
 import Eval
 import Foundation
+import Support
 import Model
 import Yams
 
@@ -58,6 +59,9 @@ public enum RecipeLoader {
             recipe = try YAMLDecoder().decode(Recipe.self, from: node)
         } catch let error as DecodingError {
             throw describe(error, root: node, file: file)
+        } catch let error as UserFacingError where !(error is RecipeError) {
+            // A config section's own check (an architecture's activation name, say): named by the recipe.
+            throw RecipeError(file: file, "\(error)")
         }
         try RecipeChecks(recipe: recipe, at: RecipeLocator(root: node, file: file)).run()
         return recipe
