@@ -4,8 +4,9 @@ import Support
 import Model
 import Tokenizer
 
-/// `mllm-cl infer`: completes every prompt of a JSONL file in batches and appends one JSON line
-/// per completion to the output as its sequence finishes. Ids already in the output are
+/// `mllm-cl infer`: completes every prompt of a JSONL file, `batchSize` sequences in flight (a
+/// finished sequence's slot goes to the next prompt at once; static batches for a decoder with
+/// adapters), and appends one JSON line per completion to the output as its sequence finishes. Ids already in the output are
 /// skipped, so an interrupted run can be rerun (a partial last line, from a write cut short, is
 /// removed first); a bad input line, or a request that fails (a prompt too long for the
 /// context, an unreadable image), is reported and the rest go on: a failing batch is retried
@@ -67,26 +68,39 @@ public struct InferJob {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let start = Date()
-        for batchStart in stride(from: 0, to: requests.count, by: o.batchSize) {
-            let batch = Array(requests[batchStart..<min(requests.count, batchStart + o.batchSize)])
-            var done = Set<String>()
-            let write = { (result: InferResult) throws in
-                try out.write(contentsOf: encoder.encode(result) + Data("\n".utf8))
-                report.tokens += result.tokens
-                report.written += 1
-                done.insert(result.id)
-            }
+        var done = Set<String>(), failed = Set<String>()
+        let write = { (result: InferResult) throws in
+            try out.write(contentsOf: encoder.encode(result) + Data("\n".utf8))
+            report.tokens += result.tokens
+            report.written += 1
+            done.insert(result.id)
+        }
+        let fail = { (r: (request: InferRequest, seed: UInt64, line: Int), error: Error) in
+            report.bad += 1
+            failed.insert(r.request.id)
+            warn("\(o.input):\(r.line) (id \(excerpt(r.request.id))): \(error)")
+        }
+        /// One request alone: what a batch falls back to when it fails as a whole.
+        let alone = { (r: (request: InferRequest, seed: UInt64, line: Int)) in
+            do { try generator.generate([r.request], seeds: [r.seed], onFinish: write) } catch { fail(r, error) }
+        }
+        if generator.refillsSlots {
+            // Continuous batching: a finished sequence's slot goes to the next request at once
             do {
-                try generator.generate(batch.map(\.request), seeds: batch.map(\.seed), onFinish: write)
+                try generator.generate(stream: requests.map(\.request), seeds: requests.map(\.seed), slots: o.batchSize,
+                                       onFinish: write, onFailure: { fail(requests[$0], $1) })
             } catch {
-                // One bad request must not cost its batch: the rest again, one by one
-                for (request, seed, line) in batch where !done.contains(request.id) {
-                    do {
-                        try generator.generate([request], seeds: [seed], onFinish: write)
-                    } catch {
-                        report.bad += 1
-                        warn("\(o.input):\(line) (id \(excerpt(request.id))): \(error)")
-                    }
+                for r in requests where !done.contains(r.request.id) && !failed.contains(r.request.id) { alone(r) }
+            }
+        } else {
+            // An adapter's cache state assumes one shared position: static batches, left-padded
+            for batchStart in stride(from: 0, to: requests.count, by: o.batchSize) {
+                let batch = Array(requests[batchStart..<min(requests.count, batchStart + o.batchSize)])
+                do {
+                    try generator.generate(batch.map(\.request), seeds: batch.map(\.seed), onFinish: write)
+                } catch {
+                    // One bad request must not cost its batch: the rest again, one by one
+                    for r in batch where !done.contains(r.request.id) { alone(r) }
                 }
             }
         }

@@ -83,10 +83,15 @@ public enum Attention {
     /// The forward pass one query at a time (`mk_attend_one`, this CPU's variant): a decode step's
     /// query against the cache reads each key and value once, without sgemm's packing. Spread
     /// over the cores by (sequence, head) when the keys are many.
-    static func forwardFewQueries(y: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, keyMask: UnsafePointer<Int32>?, shape s: AttentionShape) {
+    ///
+    /// `keyCounts` (B): sequence b's one query sees its first keyCounts[b] keys (sequences decoded
+    /// together from different positions; T = 1), instead of the shape's causal window.
+    public static func forwardFewQueries(y: Tensor, att: Tensor, q: Tensor, k: Tensor, v: Tensor, keyMask: UnsafePointer<Int32>?,
+                                         shape s: AttentionShape, keyCounts: [Int]? = nil) {
         let B = s.batch, T = s.queries, S = s.keys, NH = s.heads, D = s.headSize
         let qC = NH * D, kvC = s.kvHeads * D, group = NH / s.kvHeads
         let scale = 1 / Float(D).squareRoot()
+        precondition(keyCounts == nil || (T == 1 && keyCounts!.count == B && keyCounts!.allSatisfy { $0 <= S }), "key counts for one query per sequence")
         let run = UncheckedSendable((y, att, q, k, v, keyMask))
         Parallel.forEach(B * NH, costPerItem: T * S * D / 8) { range in
             let (y, att, q, k, v, keyMask) = run.value
@@ -94,7 +99,7 @@ public enum Attention {
                 let b = i / NH, h = i % NH, g = h / group
                 let keys = k.data + b * s.keyRowsPerSequence * kvC + g * D, values = v.data + b * s.keyRowsPerSequence * kvC + g * D
                 for t in 0..<T {
-                    let visible = s.causal ? Swift.min(S, s.queryOffset + t + 1) : S
+                    let visible = keyCounts?[b] ?? (s.causal ? Swift.min(S, s.queryOffset + t + 1) : S)
                     let p = att.data + (i * T + t) * S
                     mk_attend_one(Int32(visible), Int32(D), q.data + (b * T + t) * qC + h * D, keys, values, kvC,
                                   keyMask.map { $0 + b * s.maskStride }, scale, p, y.data + (b * T + t) * qC + h * D)

@@ -59,20 +59,43 @@ public struct RoPE: @unchecked Sendable {
         }
     }
 
-    /// Rotates `x` (N rows of H·D) in place; row n sits at position `position(n)`.
+    /// Where each row of a pass sits in its sequence.
+    public enum Positions: Sendable {
+        /// Row n at `start` + n mod T: sequences of T consecutive rows.
+        case consecutive(rowsPerSequence: Int, start: Int)
+        /// Row n at `positions[n]` (sequences decoded together from different positions).
+        case listed([Int])
+
+        @inline(__always) func callAsFunction(_ n: Int) -> Int {
+            switch self {
+            case .consecutive(let T, let start): start + n % T
+            case .listed(let positions): positions[n]
+            }
+        }
+    }
+
+    /// Rotates `x` (N rows of H·D) in place; row n sits at position start + n mod T.
     public func forward(_ x: Tensor, heads H: Int, rowsPerSequence T: Int, startPosition: Int = 0) {
-        apply(x, heads: H, rowsPerSequence: T, startPosition: startPosition, sign: 1)
+        apply(x, heads: H, positions: .consecutive(rowsPerSequence: T, start: startPosition), sign: 1)
+    }
+
+    /// Rotates `x` (N rows of H·D) in place, row n at `positions(n)`.
+    public func forward(_ x: Tensor, heads H: Int, positions: Positions) {
+        apply(x, heads: H, positions: positions, sign: 1)
     }
 
     /// The gradient through the rotation, in place on `dx` (it holds dy on entry).
     public func backward(_ dx: Tensor, heads H: Int, rowsPerSequence T: Int, startPosition: Int = 0) {
-        apply(dx, heads: H, rowsPerSequence: T, startPosition: startPosition, sign: -1)
+        apply(dx, heads: H, positions: .consecutive(rowsPerSequence: T, start: startPosition), sign: -1)
     }
 
-    private func apply(_ x: Tensor, heads H: Int, rowsPerSequence T: Int, startPosition: Int, sign: Float) {
+    private func apply(_ x: Tensor, heads H: Int, positions: Positions, sign: Float) {
         let D = headSize, P = D / 2, N = x.rowCount
         precondition(x.lastDimension == H * D, "rope: row of \(x.lastDimension) is not \(H) heads of \(D)")
-        precondition(startPosition + T <= maxPositions, "rope: position \(startPosition + T) beyond \(maxPositions)")
+        switch positions {
+        case .consecutive(let T, let start): precondition(start + Swift.min(T, N) <= maxPositions, "rope: position \(start + T) beyond \(maxPositions)")
+        case .listed(let p): precondition(p.count == N && p.allSatisfy { $0 >= 0 && $0 < maxPositions }, "rope: positions beyond \(maxPositions)")
+        }
         cos.withUnsafeBufferPointer { cosTable in
             sin.withUnsafeBufferPointer { sinTable in
                 let tables = UncheckedSendable((cosTable.baseAddress!, sinTable.baseAddress!))
@@ -81,7 +104,7 @@ public struct RoPE: @unchecked Sendable {
                     var late: UnsafeMutablePointer<Float>?  // (2, P): cos and sin of a position past the tables
                     defer { late?.deallocate() }
                     for n in range {
-                        let t = startPosition + n % T
+                        let t = positions(n)
                         var c = UnsafePointer(cs + t * P), s = UnsafePointer(sn + t * P)
                         if t >= tabulated {
                             if late == nil { late = .allocate(capacity: 2 * P) }

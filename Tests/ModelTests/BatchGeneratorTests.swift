@@ -43,6 +43,76 @@ struct BatchGeneratorTests {
         }
         #expect(together.values.allSatisfy { $0.tokens > 0 && [FinishReason.stop, .length].contains($0.finishReason) })
     }
+
+    /// Continuous batching: six requests (two with images, one too long for the context) through
+    /// two slots, each finished sequence handing its slot to the next request; every result is
+    /// the one the request gets alone, and the bad one is reported by index while the rest go on.
+    @Test(arguments: [Float(0), Float(0.9)])
+    func refilledSlotsEqualOneByOne(temperature: Float) throws {
+        let dir = TestPaths.temporaryDirectory("stream")
+        let scenes = ToyScenes(seed: 3, count: 2)
+        try scenes.write(to: dir)
+        let m = multimodal()
+        let long = Array(repeating: "Rubok lives in Velora.", count: 40).joined(separator: " ")
+        let requests = [InferRequest(id: "a", prompt: "Rubok lives in"),
+                        InferRequest(id: "b", prompt: "What color are the shapes?", image: dir + "/" + ToyScenes.imageName(0)),
+                        InferRequest(id: "c", prompt: long),
+                        InferRequest(id: "d", prompt: "Nopak is a"),
+                        InferRequest(id: "e", prompt: "Where are the shapes? Answer briefly.", image: dir + "/" + ToyScenes.imageName(1)),
+                        InferRequest(id: "f", prompt: "The favourite food of Rubok is")]
+        let seeds: [UInt64] = [3, 4, 5, 6, 7, 8]
+        for maxNewTokens in [5, 16] {
+            let generator = BatchGenerator(model: .multimodal(m), tokenizer: tokenizer, template: ChatFormat(.chatml),
+                                           options: SamplingOptions(temperature: temperature, topK: 20), maxNewTokens: maxNewTokens,
+                                           stopTokens: StopTokens.of(tokenizer: tokenizer, config: m.decoder.config, generation: nil))
+            #expect(generator.refillsSlots)
+            var streamed: [String: InferResult] = [:], order: [String] = [], failures: [Int] = []
+            try generator.generate(stream: requests, seeds: seeds, slots: 2, onFinish: { streamed[$0.id] = $0; order.append($0.id) },
+                                   onFailure: { i, _ in failures.append(i) })
+            #expect(failures == [2], "the over-long prompt fails alone")
+            for (r, seed) in zip(requests, seeds) where r.id != "c" {
+                var alone: InferResult?
+                try generator.generate([r], seeds: [seed]) { alone = $0 }
+                #expect(alone == streamed[r.id], "\(r.id), \(maxNewTokens) tokens: \(String(describing: alone)) vs \(String(describing: streamed[r.id]))")
+            }
+            #expect(order.count == 5)
+        }
+    }
+}
+
+/// Decode steps with each sequence at its own position: the logits of a batch whose sequences
+/// started at different times (one refilled mid-way) are those of each sequence run alone.
+struct SequenceStepTests {
+    @Test func stepsAtOwnPositionsEqualEachSequenceAlone() throws {
+        let config = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                   intermediateSize: 24, vocabSize: 40, maxPositionEmbeddings: 32)
+        let d = DecoderModel(config: config)
+        d.initialize(seed: 9, std: 0.4)
+        let V = config.vocabSize
+        func alone(_ ids: [Int32]) throws -> [[Float]] {
+            let cache = try d.makeCache(batch: 1, capacity: ids.count)
+            return ids.map { d.forward(newTokens: [$0], cache: cache).array }
+        }
+        let a: [Int32] = [1, 5, 9, 2, 7, 7, 3, 11], b: [Int32] = [1, 4, 4], c: [Int32] = [1, 8, 30, 31]
+        let (ra, rb, rc) = (try alone(a), try alone(b), try alone(c))
+        // Slot 0 runs a (its first two tokens prefilled, then stepped); slot 1 runs b, then c.
+        let batch = try d.makeCache(batch: 2, capacity: 16, chunk: 1)
+        let entry = try d.makeCache(batch: 1, capacity: 8)
+        _ = d.prefill(Array(a[..<2]), rowsPerSequence: 2, cache: entry)
+        batch.adopt(sequence: 0, from: entry)
+        var worst: Float = 0
+        for t in 0..<6 {
+            let second: Int32, expected: [Float]
+            if t < 3 { second = b[t]; expected = rb[t] } else {
+                if t == 3 { batch.resetSequence(1) }
+                second = c[t - 3]; expected = rc[t - 3]
+            }
+            let logits = d.step([a[t + 2], second], cache: batch).array
+            worst = max(worst, zip(logits[..<V], ra[t + 2]).map { abs($0 - $1) }.max()!, zip(logits[V...], expected).map { abs($0 - $1) }.max()!)
+        }
+        #expect(batch.lengths == [8, 3])
+        #expect(worst < 1e-5, "logits differ by \(worst)")
+    }
 }
 
 /// `infer` on hostile input: one request too long for the context costs only itself (its batch

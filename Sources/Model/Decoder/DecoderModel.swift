@@ -133,7 +133,7 @@ public final class DecoderModel: @unchecked Sendable {
         var x = first == 0 ? acts.embeddings : acts.layers[first - 1].out
         for l in first..<config.numHiddenLayers {
             let a = acts.layers[l]
-            block(l, x: x, a: a, sequence: T, startPosition: 0, adapters: attached) {
+            block(l, x: x, a: a, positions: .consecutive(rowsPerSequence: T, start: 0), adapters: attached) {
                 Attention.forward(y: a.attY, att: a.att, q: a.q, k: a.k, v: a.v, keyMask: acts.attentionMask, shape: shape)
                 return AttentionProbabilities(probabilities: a.att, shape: shape)
             }
@@ -158,7 +158,7 @@ public final class DecoderModel: @unchecked Sendable {
     /// followed by the adapters' projection hook. Shared by training (`attend` over the batch)
     /// and cached inference (`attend` over the KV cache).
     /// `cached`: a pass over the KV cache (inference), which reads the inference matrices.
-    func block(_ l: Int, x: Tensor, a: LayerBuffers, sequence T: Int, startPosition: Int, adapters: [AttachedPass], cached: Bool = false,
+    func block(_ l: Int, x: Tensor, a: LayerBuffers, positions: RoPE.Positions, adapters: [AttachedPass], cached: Bool = false,
                attend: () -> AttentionProbabilities) {
         let s = layout.layers[l], c = config
         let project = { (p: Projection, y: Tensor, x: Tensor, w: ParameterSlot, b: ParameterSlot?) in
@@ -168,8 +168,8 @@ public final class DecoderModel: @unchecked Sendable {
         project(.q, a.q, a.ln1, s.q, s.qBias)
         project(.k, a.k, a.ln1, s.k, s.kBias)
         project(.v, a.v, a.ln1, s.v, s.vBias)
-        rope.forward(a.q, heads: c.numAttentionHeads, rowsPerSequence: T, startPosition: startPosition)
-        rope.forward(a.k, heads: c.numKeyValueHeads, rowsPerSequence: T, startPosition: startPosition)
+        rope.forward(a.q, heads: c.numAttentionHeads, positions: positions)
+        rope.forward(a.k, heads: c.numKeyValueHeads, positions: positions)
         let attention = attend()
         project(.o, a.h, a.attY, s.o, s.oBias)
         Elementwise.add(a.h, a.h, x)

@@ -7,8 +7,17 @@ public final class KVCache: @unchecked Sendable {
     public let batch: Int
     public let capacity: Int
     public let chunk: Int
-    /// Positions filled so far (the same for every sequence).
-    public internal(set) var length = 0
+    /// Positions filled per sequence: the same while the batch runs together (``length``), each
+    /// its own once sequences are refilled one by one (``resetSequence(_:)``, ``DecoderModel/step(_:cache:visual:)``).
+    public private(set) var lengths: [Int]
+    /// Positions filled, the same for every sequence.
+    public internal(set) var length: Int {
+        get {
+            precondition(lengths.allSatisfy { $0 == lengths[0] }, "sequences at different positions: use lengths")
+            return lengths[0]
+        }
+        set { for b in 0..<batch { lengths[b] = newValue } }
+    }
     let arena: Arena
     let keys: [Tensor]        // per layer (B, capacity, KC)
     let values: [Tensor]      // per layer (B, capacity, KC)
@@ -44,6 +53,7 @@ public final class KVCache: @unchecked Sendable {
         keyMask = .allocate(capacity: B * capacity)
         keyMask.initialize(repeating: 1, count: B * capacity)
         padding = Array(repeating: 0, count: B)
+        lengths = Array(repeating: 0, count: B)
         adapterStates = (adapters ?? DecoderLayout(c).adapters).map { $0.makeState(.cache(batch: B, capacity: capacity, chunk: chunk)) }
     }
 
@@ -78,6 +88,36 @@ public final class KVCache: @unchecked Sendable {
         keyMask.update(repeating: 1, count: batch * capacity)
         padding = Array(repeating: 0, count: batch)
         for s in adapterStates { s.reset() }
+    }
+
+    /// Puts sequence 0 of `source` (its positions, keys, values and padding) into sequence `b`,
+    /// which keeps nothing of what it held: a prompt prefilled alone joins a batch that decodes
+    /// one step at a time (continuous batching). Needs caches without adapters.
+    public func adopt(sequence b: Int, from source: KVCache) {
+        precondition(adapterStates.isEmpty && source.adapterStates.isEmpty, "caches with adapters refill all sequences together")
+        let n = source.lengths[0], KC = keys.first.map { $0.lastDimension } ?? 0
+        precondition(n <= capacity && keys.count == source.keys.count, "a prompt of \(n) positions into a cache of \(capacity)")
+        for l in 0..<keys.count {
+            (keys[l].data + b * capacity * KC).update(from: source.keys[l].data, count: n * KC)
+            (values[l].data + b * capacity * KC).update(from: source.values[l].data, count: n * KC)
+        }
+        (keyMask + b * capacity).update(from: source.keyMask, count: n)
+        (keyMask + b * capacity + n).update(repeating: 1, count: capacity - n)
+        padding[b] = source.padding[0]
+        lengths[b] = n
+    }
+
+    /// Every sequence one position further (after a ``DecoderModel/step(_:cache:visual:)``).
+    func advance() { for b in 0..<batch { lengths[b] += 1 } }
+
+    /// Empties sequence `b` alone for a new one (continuous batching: a finished sequence hands its
+    /// slot on); the others keep their positions. Needs a cache without adapters, whose state
+    /// assumes one shared position.
+    public func resetSequence(_ b: Int) {
+        precondition(adapterStates.isEmpty, "a cache with adapters refills all sequences together")
+        lengths[b] = 0
+        (keyMask + b * capacity).update(repeating: 1, count: capacity)
+        padding[b] = 0
     }
 
     /// Marks the first `count` positions of sequence `b` as left padding: invisible to every query.
@@ -120,6 +160,42 @@ extension KVCache {
 }
 
 extension DecoderModel {
+    /// Runs one new token per sequence, each at its own position (`cache.lengths[b]`), appending
+    /// its key and value there: a decode step of sequences that entered the batch at different
+    /// times (a refilled sequence's prompt is fed this way, one token a step, beside the others'
+    /// decoding: a step reads every weight once, whatever its rows). `visual` places visual
+    /// tokens on rows b. Needs a decoder without adapters. Returns the logits, (B, V) rows, valid
+    /// until the next call.
+    public func step(_ tokens: [Int32], cache: KVCache, visual: VisualTokens? = nil) -> Tensor {
+        let B = cache.batch, c = config, KC = c.kvSize, positions = cache.lengths
+        precondition(tokens.count == B && adapters.isEmpty && cache.adapterStates.isEmpty, "one token per sequence, no adapters")
+        precondition(positions.allSatisfy { $0 < cache.capacity }, "KV cache full: \(positions.max()!) of \(cache.capacity)")
+        tokens.withUnsafeBufferPointer { cache.tokens.update(from: $0.baseAddress!, count: B) }
+        let w = cache.work.rows(B), x0 = cache.embeddings.rows(0..<B)
+        Embedding.forward(out: x0, ids: cache.tokens, table: parameters.value(layout.embed))
+        if let visual { ImageSplice.forward(embeddings: x0, visual: visual.tokens, rows: visual.placement) }
+        let shape = AttentionShape(batch: B, queries: 1, keys: cache.capacity, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
+                                   headSize: c.headSize, causal: false, keyRowsPerSequence: cache.capacity, maskStride: cache.capacity)
+        let keyCounts = positions.map { $0 + 1 }
+        var x = x0
+        for l in 0..<c.numHiddenLayers {
+            let kc = cache.keys[l], vc = cache.values[l]
+            block(l, x: x, a: w, positions: .listed(positions), adapters: [], cached: true) {
+                for b in 0..<B {
+                    (kc.data + (b * cache.capacity + positions[b]) * KC).update(from: w.k.data + b * KC, count: KC)
+                    (vc.data + (b * cache.capacity + positions[b]) * KC).update(from: w.v.data + b * KC, count: KC)
+                }
+                Attention.forwardFewQueries(y: w.attY, att: w.att, q: w.q, k: kc, v: vc, keyMask: cache.keyMask, shape: shape, keyCounts: keyCounts)
+                return AttentionProbabilities(probabilities: w.att, shape: shape)
+            }
+            x = w.out
+        }
+        cache.advance()
+        let logits = cache.logits.rows(0..<B)
+        head(x: x, lnf: cache.lnf.rows(0..<B), rstd: cache.rstdf.rows(0..<B), logits: logits, cached: true)
+        return logits
+    }
+
     /// Runs a prompt of B sequences of T tokens each (row-major; left padding marked with
     /// ``KVCache/maskPadding(sequence:count:)``) into `cache`, `cache.chunk` columns at a time.
     /// `visual` places visual tokens on rows b·T + t. Returns the last chunk's logits, (B·n, V)
@@ -169,7 +245,7 @@ extension DecoderModel {
         var x = x0  // then the residual stream lives in `out`: a block reads it before overwriting it
         for l in 0..<c.numHiddenLayers {
             let kc = cache.keys[l], vc = cache.values[l]
-            block(l, x: x, a: w, sequence: n, startPosition: start, adapters: attached, cached: true) {
+            block(l, x: x, a: w, positions: .consecutive(rowsPerSequence: n, start: start), adapters: attached, cached: true) {
                 for b in 0..<B {
                     (kc.data + (b * cache.capacity + start) * KC).update(from: w.k.data + b * n * KC, count: n * KC)
                     (vc.data + (b * cache.capacity + start) * KC).update(from: w.v.data + b * n * KC, count: n * KC)
