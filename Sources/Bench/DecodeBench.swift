@@ -121,11 +121,12 @@ public enum DecodeBench {
         return Int32(best)
     }
 
-    /// Read bandwidth in bytes/s: a 512 MiB buffer (far beyond the caches) summed by every core at
+    /// Read bandwidth in bytes/s: a 256 MiB buffer (far beyond the caches) summed by every core at
     /// once, each its own half, as the decode kernels read weights; the best of five passes.
-    public static func readBandwidth(bytes: Int = 512 << 20) -> Double {
-        let n = bytes / 4, buffer = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        defer { buffer.deallocate() }
+    public static func readBandwidth(bytes: Int = 256 << 20) -> Double {
+        let n = bytes / 4, raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+        defer { raw.deallocate() }
+        let buffer = raw.bindMemory(to: Float.self, capacity: n)
         buffer.initialize(repeating: 1, count: n)
         let parts = Parallel.workers, data = UncheckedSendable(buffer)
         var best = 0.0

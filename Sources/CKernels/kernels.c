@@ -1,10 +1,10 @@
 // Decode kernels (see include/mk_kernels.h): Y = X·Wᵀ for few rows of X, each weight row read
 // once for every row of X, with float32 or bfloat16 weights, in one variant per instruction set.
 //
-// Layout of every variant: weight rows in blocks of R (4, then 1 for the rest); for each block the
-// rows of X in groups of MB (the widest group the registers hold); R·MB accumulators over K, then
-// one horizontal sum each. A block's R rows of W stay in L1 while every group of X passes over
-// them, so W comes from memory once per call.
+// Layout of the vector variants: one weight row at a time (consecutive rows are one contiguous
+// stream from memory); for each row, the rows of X in groups of up to 4, each with its own
+// accumulators over K, then one horizontal sum each. The row stays in L1 while every group of X
+// passes over it, so W comes from memory once per call.
 #include "mk_kernels.h"
 
 #include <math.h>
@@ -40,7 +40,28 @@ void mk_bf16_to_f32(const uint16_t *src, float *dst, long n) {
     for (long i = 0; i < n; i++) dst[i] = bf16_to_f32(src[i]);
 }
 
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static float read_sum_avx2(const float *x, long n) {
+    __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a = _mm256_add_ps(a, _mm256_loadu_ps(x + i));
+        b = _mm256_add_ps(b, _mm256_loadu_ps(x + i + 8));
+        c = _mm256_add_ps(c, _mm256_loadu_ps(x + i + 16));
+        d = _mm256_add_ps(d, _mm256_loadu_ps(x + i + 24));
+    }
+    float r[8], s = 0;
+    _mm256_storeu_ps(r, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+    for (int j = 0; j < 8; j++) s += r[j];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+#endif
+
 float mk_read_sum(const float *x, long n) {
+#if defined(__x86_64__)
+    if (mk_isa_supported(MK_ISA_AVX2)) return read_sum_avx2(x, n);
+#endif
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     long i = 0;
     for (; i + 8 <= n; i += 8)
@@ -217,15 +238,15 @@ EXP8(exp8_avx512, "avx512f,avx512bw,avx512vl,avx2,fma")
 ATTEND_ONE_VEC8(attend_one_avx2, "avx2,fma", attend_one_generic_avx2, exp8_avx2)
 ATTEND_ONE_VEC8(attend_one_avx512, "avx512f,avx512bw,avx512vl,avx2,fma", attend_one_generic_avx512, exp8_avx512)
 
-// MARK: - AVX2 + FMA (8 floats a vector; R = 4 weight rows x MB = 2 input rows: 8 accumulators)
+// MARK: - AVX2 + FMA
+//
+// One weight row at a time: consecutive rows are one contiguous stream, which the prefetchers
+// follow best (interleaving several rows' streams read bfloat16 at two thirds of the rate).
+// Per row, the rows of X in groups of up to 4, two accumulators each (16 weights a step), four
+// for a single row of X (32 weights a step) to cover the FMA latency.
 
 #define AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
 
-AVX2 __m256 avx2_load_f32(const float *p) { return _mm256_loadu_ps(p); }
-AVX2 __m256 avx2_load_bf16(const uint16_t *p) {
-    __m128i h = _mm_loadu_si128((const __m128i *)p);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
 AVX2 float avx2_sum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -233,88 +254,120 @@ AVX2 float avx2_sum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-#define AVX2_LINEAR(NAME, WTYPE, LOADV, LOADS)                                                           \
-    AVX2 void NAME##_block(int R, int MB, int K, const float *x, long ldx, const WTYPE *w, int n,       \
-                           float *y, long ldy) {                                                         \
+// 16 weights as two float32 vectors w0, w1, and the matching 16 inputs as x0, x1. float32: in
+// order. bfloat16: a 256-bit load interleaved with zeros (unpacklo/hi) is float32 in the order
+// [0-3, 8-11] and [4-7, 12-15], so the inputs are taken in that order (two lane permutes).
+AVX2 void avx2_w16_f32(const float *w, __m256 *w0, __m256 *w1) { *w0 = _mm256_loadu_ps(w); *w1 = _mm256_loadu_ps(w + 8); }
+AVX2 void avx2_x16_f32(const float *x, __m256 *x0, __m256 *x1) { *x0 = _mm256_loadu_ps(x); *x1 = _mm256_loadu_ps(x + 8); }
+AVX2 void avx2_w16_bf16(const uint16_t *w, __m256 *w0, __m256 *w1) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)w), zero = _mm256_setzero_si256();
+    *w0 = _mm256_castsi256_ps(_mm256_unpacklo_epi16(zero, h));
+    *w1 = _mm256_castsi256_ps(_mm256_unpackhi_epi16(zero, h));
+}
+AVX2 void avx2_x16_bf16(const float *x, __m256 *x0, __m256 *x1) {
+    __m256 a = _mm256_loadu_ps(x), b = _mm256_loadu_ps(x + 8);
+    *x0 = _mm256_permute2f128_ps(a, b, 0x20);
+    *x1 = _mm256_permute2f128_ps(a, b, 0x31);
+}
+
+#define AVX2_LINEAR(NAME, WTYPE, W16, X16, LOADS)                                                        \
+    /* y[m] = Σ_k x[m, k] · row[k] for MB rows of x (1 to 4) */                                          \
+    AVX2 void NAME##_rows(int MB, int K, const float *x, long ldx, const WTYPE *row, float *y, long ldy) { \
         __m256 acc[4][2];                                                                                \
-        for (int r = 0; r < R; r++)                                                                      \
-            for (int m = 0; m < MB; m++) acc[r][m] = _mm256_setzero_ps();                                \
+        for (int m = 0; m < MB; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();                        \
         int k = 0;                                                                                       \
-        for (; k + 8 <= K; k += 8) {                                                                     \
-            __m256 xv[2], wv[4];                                                                         \
-            for (int m = 0; m < MB; m++) xv[m] = _mm256_loadu_ps(x + m * ldx + k);                       \
-            for (int r = 0; r < R; r++) wv[r] = LOADV(w + (long)(n + r) * K + k);                       \
-            for (int r = 0; r < R; r++)                                                                  \
-                for (int m = 0; m < MB; m++) acc[r][m] = _mm256_fmadd_ps(wv[r], xv[m], acc[r][m]);       \
-        }                                                                                                \
-        for (int r = 0; r < R; r++)                                                                      \
-            for (int m = 0; m < MB; m++) {                                                               \
-                float s = avx2_sum(acc[r][m]);                                                           \
-                for (int j = k; j < K; j++) s += x[m * ldx + j] * LOADS(w[(long)(n + r) * K + j]);       \
-                y[m * ldy + n + r] = s;                                                                  \
+        if (MB == 1) {                                                                                   \
+            __m256 b0 = _mm256_setzero_ps(), b1 = b0;                                                    \
+            for (; k + 32 <= K; k += 32) {                                                               \
+                __m256 w0, w1, w2, w3, x0, x1, x2, x3;                                                   \
+                W16(row + k, &w0, &w1); W16(row + k + 16, &w2, &w3);                                    \
+                X16(x + k, &x0, &x1); X16(x + k + 16, &x2, &x3);                                        \
+                acc[0][0] = _mm256_fmadd_ps(w0, x0, acc[0][0]); acc[0][1] = _mm256_fmadd_ps(w1, x1, acc[0][1]); \
+                b0 = _mm256_fmadd_ps(w2, x2, b0); b1 = _mm256_fmadd_ps(w3, x3, b1);                     \
             }                                                                                            \
+            acc[0][0] = _mm256_add_ps(acc[0][0], b0); acc[0][1] = _mm256_add_ps(acc[0][1], b1);         \
+        }                                                                                                \
+        for (; k + 16 <= K; k += 16) {                                                                   \
+            __m256 w0, w1;                                                                               \
+            W16(row + k, &w0, &w1);                                                                      \
+            for (int m = 0; m < MB; m++) {                                                               \
+                __m256 x0, x1;                                                                           \
+                X16(x + m * ldx + k, &x0, &x1);                                                          \
+                acc[m][0] = _mm256_fmadd_ps(w0, x0, acc[m][0]);                                          \
+                acc[m][1] = _mm256_fmadd_ps(w1, x1, acc[m][1]);                                          \
+            }                                                                                            \
+        }                                                                                                \
+        for (int m = 0; m < MB; m++) {                                                                   \
+            float s = avx2_sum(_mm256_add_ps(acc[m][0], acc[m][1]));                                     \
+            for (int j = k; j < K; j++) s += x[m * ldx + j] * LOADS(row[j]);                             \
+            y[m * ldy] = s;                                                                              \
+        }                                                                                                \
     }                                                                                                    \
     __attribute__((target("avx2,fma"))) static void NAME(int M, int K, const float *x, long ldx,         \
                                                          const WTYPE *w, int n0, int n1, float *y,       \
                                                          long ldy) {                                     \
-        int n = n0;                                                                                      \
-        for (; n + 4 <= n1; n += 4) {                                                                    \
+        for (int n = n0; n < n1; n++) {                                                                  \
+            const WTYPE *row = w + (long)n * K;                                                          \
             int m = 0;                                                                                   \
-            for (; m + 2 <= M; m += 2) NAME##_block(4, 2, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);  \
-            if (m < M) NAME##_block(4, 1, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);                  \
-        }                                                                                                \
-        for (; n < n1; n++) {                                                                            \
-            int m = 0;                                                                                   \
-            for (; m + 2 <= M; m += 2) NAME##_block(1, 2, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);  \
-            if (m < M) NAME##_block(1, 1, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);                  \
+            for (; m + 4 <= M; m += 4) NAME##_rows(4, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy);  \
+            switch (M - m) {                                                                             \
+            case 3: NAME##_rows(3, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy); break;               \
+            case 2: NAME##_rows(2, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy); break;               \
+            case 1: NAME##_rows(1, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy); break;               \
+            }                                                                                            \
         }                                                                                                \
     }
-AVX2_LINEAR(linear_f32_avx2, float, avx2_load_f32, LOADW_F32)
-AVX2_LINEAR(linear_bf16_avx2, uint16_t, avx2_load_bf16, LOADW_BF16)
+AVX2_LINEAR(linear_f32_avx2, float, avx2_w16_f32, avx2_x16_f32, LOADW_F32)
+AVX2_LINEAR(linear_bf16_avx2, uint16_t, avx2_w16_bf16, avx2_x16_bf16, LOADW_BF16)
 
-// MARK: - AVX-512 F + BW + VL (16 floats a vector; R = 4 x MB = 4: 16 accumulators; masked tails)
+// MARK: - AVX-512 F + BW + VL
+//
+// The AVX2 layout with 16-float vectors: one weight row at a time, the rows of X in groups of up
+// to 4 with two accumulators each (32 weights a step), masked loads for the tail of K.
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline
 
-AVX512 __m512 avx512_load_f32(const float *p, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, p); }
-AVX512 __m512 avx512_load_bf16(const uint16_t *p, __mmask16 mask) {
-    __m256i h = _mm256_maskz_loadu_epi16(mask, p);
+AVX512 __m512 avx512_w16_f32(const float *w, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, w); }
+AVX512 __m512 avx512_w16_bf16(const uint16_t *w, __mmask16 mask) {
+    __m256i h = _mm256_maskz_loadu_epi16(mask, w);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-#define AVX512_LINEAR(NAME, WTYPE, LOADV)                                                                \
-    AVX512 void NAME##_block(int R, int MB, int K, const float *x, long ldx, const WTYPE *w, int n,     \
-                             float *y, long ldy) {                                                       \
-        __m512 acc[4][4];                                                                                \
-        for (int r = 0; r < R; r++)                                                                      \
-            for (int m = 0; m < MB; m++) acc[r][m] = _mm512_setzero_ps();                                \
-        for (int k = 0; k < K; k += 16) {                                                                \
-            __mmask16 mask = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);        \
-            __m512 xv[4], wv[4];                                                                         \
-            for (int m = 0; m < MB; m++) xv[m] = _mm512_maskz_loadu_ps(mask, x + m * ldx + k);           \
-            for (int r = 0; r < R; r++) wv[r] = LOADV(w + (long)(n + r) * K + k, mask);                  \
-            for (int r = 0; r < R; r++)                                                                  \
-                for (int m = 0; m < MB; m++) acc[r][m] = _mm512_fmadd_ps(wv[r], xv[m], acc[r][m]);       \
+#define AVX512_LINEAR(NAME, WTYPE, W16)                                                                  \
+    AVX512 void NAME##_rows(int MB, int K, const float *x, long ldx, const WTYPE *row, float *y, long ldy) { \
+        __m512 acc[4][2];                                                                                \
+        for (int m = 0; m < MB; m++) acc[m][0] = acc[m][1] = _mm512_setzero_ps();                        \
+        int k = 0;                                                                                       \
+        for (; k + 32 <= K; k += 32) {                                                                   \
+            __m512 w0 = W16(row + k, 0xffff), w1 = W16(row + k + 16, 0xffff);                            \
+            for (int m = 0; m < MB; m++) {                                                               \
+                acc[m][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + m * ldx + k), acc[m][0]);            \
+                acc[m][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + m * ldx + k + 16), acc[m][1]);       \
+            }                                                                                            \
         }                                                                                                \
-        for (int r = 0; r < R; r++)                                                                      \
-            for (int m = 0; m < MB; m++) y[m * ldy + n + r] = _mm512_reduce_add_ps(acc[r][m]);          \
+        for (; k < K; k += 16) {                                                                         \
+            __mmask16 mask = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);        \
+            __m512 w0 = W16(row + k, mask);                                                              \
+            for (int m = 0; m < MB; m++)                                                                 \
+                acc[m][0] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mask, x + m * ldx + k), acc[m][0]); \
+        }                                                                                                \
+        for (int m = 0; m < MB; m++) y[m * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(acc[m][0], acc[m][1])); \
     }                                                                                                    \
     __attribute__((target("avx512f,avx512bw,avx512vl"))) static void NAME(                               \
         int M, int K, const float *x, long ldx, const WTYPE *w, int n0, int n1, float *y, long ldy) {    \
-        int n = n0;                                                                                      \
-        for (; n + 4 <= n1; n += 4) {                                                                    \
+        for (int n = n0; n < n1; n++) {                                                                  \
+            const WTYPE *row = w + (long)n * K;                                                          \
             int m = 0;                                                                                   \
-            for (; m + 4 <= M; m += 4) NAME##_block(4, 4, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);  \
-            for (; m < M; m++) NAME##_block(4, 1, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);          \
-        }                                                                                                \
-        for (; n < n1; n++) {                                                                            \
-            int m = 0;                                                                                   \
-            for (; m + 4 <= M; m += 4) NAME##_block(1, 4, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);  \
-            for (; m < M; m++) NAME##_block(1, 1, K, x + m * ldx, ldx, w, n, y + m * ldy, ldy);          \
+            for (; m + 4 <= M; m += 4) NAME##_rows(4, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy);  \
+            switch (M - m) {                                                                             \
+            case 3: NAME##_rows(3, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy); break;               \
+            case 2: NAME##_rows(2, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy); break;               \
+            case 1: NAME##_rows(1, K, x + m * ldx, ldx, row, y + m * ldy + n, ldy); break;               \
+            }                                                                                            \
         }                                                                                                \
     }
-AVX512_LINEAR(linear_f32_avx512, float, avx512_load_f32)
-AVX512_LINEAR(linear_bf16_avx512, uint16_t, avx512_load_bf16)
+AVX512_LINEAR(linear_f32_avx512, float, avx512_w16_f32)
+AVX512_LINEAR(linear_bf16_avx512, uint16_t, avx512_w16_bf16)
 
 #endif  // __x86_64__
 

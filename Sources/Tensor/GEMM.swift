@@ -36,7 +36,7 @@ public struct Matrix: @unchecked Sendable {
 /// number of callers (parallel tests, attention heads) can multiply at once.
 public enum GEMM {
     /// Products with at least this many multiply-adds are split over the cores.
-    public static let splitThreshold = 1 << 24
+    public static let splitThreshold = 1 << 20
 
     private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 

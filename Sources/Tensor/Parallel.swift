@@ -1,12 +1,15 @@
+import CKernels
 import Foundation
 
-/// Splits row-parallel work over the machine's cores (two here).
+/// Splits row-parallel work over the machine's cores (two here), through one persistent pool of
+/// threads (`mk_parallel_for`): a dispatch costs about a microsecond while the pool is awake, so a
+/// decode step's many small regions pay off where waking threads for each would not.
 public enum Parallel {
-    /// Worker count; the CPU count of the machine.
-    public static let workers = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Worker count, the calling thread included: the online cores, or `MLLM_CL_THREADS`.
+    public static let workers = Int(mk_parallel_threads())
 
     /// Calls `body` on disjoint sub-ranges of `0..<count` covering it, in parallel when
-    /// `count * costPerItem` is large enough to pay for the dispatch (about 20 µs).
+    /// `count * costPerItem` is large enough to pay for the split.
     @inline(__always)
     public static func forEach(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
         let chunks = Swift.min(workers, count)
@@ -14,12 +17,7 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                box.value((count * c / chunks)..<(count * (c + 1) / chunks))
-            }
-        }
+        forEachIndex(chunks) { c in body((count * c / chunks)..<(count * (c + 1) / chunks)) }
     }
 
     /// Calls `body(i)` for each i in `0..<count`, spread over the workers.
@@ -29,8 +27,12 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+            var task = body
+            withUnsafeMutablePointer(to: &task) { context in
+                mk_parallel_for(count, { context, i in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(i)
+                }, context)
+            }
         }
     }
 }

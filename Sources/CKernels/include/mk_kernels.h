@@ -53,7 +53,18 @@ void mk_attend_one(int S, int D, const float *q, const float *k, const float *v,
 int mk_attend_one_isa(mk_isa isa, int S, int D, const float *q, const float *k, const float *v, long kv_stride,
                       const int32_t *mask, float scale, float *p, float *y);
 
-/// Σ x[i] in eight partial sums: a loop that reads memory as fast as a core can (a bandwidth probe).
+/// A task of a parallel loop: `task` in 0..<tasks, `ctx` the caller's.
+typedef void (*mk_task_fn)(void *ctx, long task);
+/// Runs fn(ctx, 0..<tasks) over a persistent pool of threads, the caller among them, and returns
+/// when every task is done. Cheap enough for a decode step's many small regions (about a
+/// microsecond while the pool is awake). Runs the tasks in the calling thread when the pool is
+/// busy with another caller's job or when called from inside a task.
+void mk_parallel_for(long tasks, mk_task_fn fn, void *ctx);
+/// The pool's threads, the caller included: the online cores, or `MLLM_CL_THREADS`.
+int mk_parallel_threads(void);
+
+/// Σ x[i] in independent partial sums (AVX2 where the CPU has it): a loop that reads memory as
+/// fast as a core can (a bandwidth probe).
 float mk_read_sum(const float *x, long n);
 
 #ifdef __cplusplus
