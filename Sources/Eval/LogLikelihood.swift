@@ -18,7 +18,7 @@ public final class LogLikelihood {
     public let truncation: Truncation
     /// The longest sequence scored (the model's context).
     public let maxLength: Int
-    static let chunk = 64
+    static let chunk = KVCache.prefillChunk
     /// The smallest cache made: capacities double from here up to `maxLength`.
     static let initialCapacity = 256
     /// Caches by batch size (1: the prefix), each as long as the longest sequence scored so far
