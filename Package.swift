@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Tokenizer", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "TestSupport"], swiftSettings: cpuFlags),
         // Runs the mllm-cl binary (built by `swift test` with every product) on the hostile-input corpus.
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "CKernels"], swiftSettings: cpuFlags),
     ],
     cxxLanguageStandard: .cxx17
 )
