@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 /// AVX2 + FMA code generation (haswell; the Zen machines here have both): without it `fmaf`
@@ -15,6 +15,12 @@ let package = Package(
     products: [
         .executable(name: "mllm-cl", targets: ["mllm-cl"]),
     ],
+    // MPI (on by default): data-parallel training under mpirun, over Open MPI (libopenmpi-dev).
+    // `swift build --disable-default-traits` builds without it, for single-process use.
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training under mpirun (Open MPI: libopenmpi-dev)"),
+        .default(enabledTraits: ["MPI"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -25,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(
             name: "CSentencePiece",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
@@ -34,6 +41,9 @@ let package = Package(
         // Library modules, bottom to top.
         .target(name: "Support", swiftSettings: cpuFlags),
         .target(name: "SafeTensors", dependencies: ["Support"], swiftSettings: cpuFlags),
+        // The processes of a data-parallel job (MPI ranks, or one process) and their collectives.
+        .target(name: "Collective", dependencies: ["Support", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+                swiftSettings: cpuFlags),
         // Decode kernels with a variant per instruction set (portable, AVX2, AVX-512), chosen at run time.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: cpuFlags),
@@ -46,13 +56,13 @@ let package = Package(
         .target(name: "Model", dependencies: ["Support", "Tensor", "SafeTensors", "Tokenizer", "Data"], swiftSettings: cpuFlags),
         .target(
             name: "Train",
-            dependencies: ["Support", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Eval", "Yams",
+            dependencies: ["Support", "Collective", "Model", "Tensor", "Data", "Tokenizer", "SafeTensors", "Infer", "Eval", "Yams",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: cpuFlags
         ),
         .target(name: "Infer", dependencies: ["Support", "Model", "Tensor", "Tokenizer", "Data"], swiftSettings: cpuFlags),
         .target(name: "Eval", dependencies: ["Support", "Model", "Tokenizer", "Tensor", "Data"], swiftSettings: cpuFlags),
-        .target(name: "Bench", dependencies: ["Model", "Train", "Tensor", "CKernels"], swiftSettings: cpuFlags),
+        .target(name: "Bench", dependencies: ["Model", "Train", "Tensor", "CKernels", "Collective"], swiftSettings: cpuFlags),
         // The parsers a user's files reach, as functions of bytes, for libFuzzer and the corpus tests.
         .target(name: "Fuzzing", dependencies: ["Support", "SafeTensors", "Model", "Tokenizer", "Data", "Eval", "Train"],
                 swiftSettings: cpuFlags),
@@ -64,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "mllm-cl",
             dependencies: [
-                "Support", "Model", "Train", "Infer", "Bench", "Tokenizer", "Data", "Eval",
+                "Support", "Collective", "Model", "Train", "Infer", "Bench", "Tokenizer", "Data", "Eval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags

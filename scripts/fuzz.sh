@@ -22,6 +22,7 @@ fuzzer=.build-fuzz/debug/mllm-cl-fuzz
 run_target() {
   local t=$1 dir=out/fuzz/$1 status=0
   mkdir -p "$dir/corpus"
+  touch "$dir/.started"  # artifacts newer than this are this run's
   cp -n Tests/Fixtures/fuzz/"$t"/* "$dir/corpus/"
   echo "fuzz: $t for $minutes min (log $dir/fuzz.log)"
   # No Swift backtracer (it reads memory ASan flags) and no leak check: Foundation leaks 4 KiB
@@ -33,8 +34,8 @@ run_target() {
   local execs cov crashes
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$dir/fuzz.log" | grep -o '[0-9]*$' || echo "?")
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$dir/fuzz.log" | tail -1 || echo "cov: ?")
-  crashes=$(ls "$dir" | grep -c -E '^(crash|leak|oom|timeout)-' || true)
-  echo "fuzz: $t: exit $status, $execs executions, $cov, $crashes crash files"
+  crashes=$(find "$dir" -maxdepth 1 -newer "$dir/.started" \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' -o -name 'timeout-*' \) | wc -l)
+  echo "fuzz: $t: exit $status, $execs executions, $cov, $crashes new crash files"
 }
 
 running=0

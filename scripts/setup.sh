@@ -8,6 +8,8 @@ packages=(
   sentencepiece          # spm_train, to train the project's own tokenizers
   libpng-dev             # PNG decoding
   libturbojpeg0-dev      # JPEG decoding (TurboJPEG)
+  libopenmpi-dev         # data-parallel training (Open MPI; the MPI trait, on by default)
+  openmpi-bin            # mpirun
   pkg-config
 )
 

@@ -1,3 +1,4 @@
+import Collective
 import Foundation
 import Model
 import Tensor
@@ -15,6 +16,9 @@ public enum Bench {
         /// The vision tower of the multimodal step (nil: skip it): ViT-style, 224 px, patch 16.
         public var vision: VisionConfig? = VisionConfig(hiddenSize: 192, intermediateSize: 768, numHiddenLayers: 6,
                                                         numAttentionHeads: 3, imageSize: 224, patchSize: 16)
+        /// The ranks of a data-parallel job (`mpirun -np N mllm-cl bench`): each times the step
+        /// alone, then the allreduce of the step's gradients across the ranks.
+        public var communicator: any Communicator = SingleProcess()
         public init() {}
     }
 
@@ -53,6 +57,12 @@ public enum Bench {
         public let memoryRatio: Double
         public let losses: [Float]
         public let multimodal: MultimodalReport?
+        /// Under mpirun: the ranks, the gradient bytes each step sums across them, the allreduce
+        /// time and its share of a data-parallel step (step + allreduce).
+        public let ranks: Int
+        public let gradientBytes: Int
+        public let allreduceSeconds: Double?
+        public let allreduceFraction: Double?
     }
 
     public static func run(_ o: Options, log: (String) -> Void) -> Report {
@@ -99,11 +109,27 @@ public enum Bench {
         log(String(format: "  memory: peak RSS %.0f MiB, analytic %.0f MiB (params+grads %.0f, AdamW %.0f, activations %.0f) = %.2fx",
                    Double(rss) / 1048576, Double(analytic) / 1048576, Double(2 * paramBytes) / 1048576,
                    Double(optimizer.state.bytes) / 1048576, Double(acts.arena.bytes) / 1048576, Double(rss) / Double(analytic)))
+        let gradients = decoder.parameters.gradients!, world = o.communicator
+        var allreduce: Double?
+        if world.size > 1 {
+            var best = Double.infinity
+            for _ in 0..<3 {
+                world.barrier()
+                let t = Date()
+                world.allreduceSum(gradients.base, count: gradients.used)
+                best = min(best, Date().timeIntervalSince(t))
+            }
+            allreduce = best
+            log(String(format: "  allreduce of %.0f MiB of gradients over %d ranks: %.3f s = %.3f of a data-parallel step (%.2f s + %.3f s)",
+                       Double(gradients.bytes) / 1048576, world.size, best, best / (seconds + best), seconds, best))
+        }
         let multimodal = o.vision.map { multimodalStep(o, vision: $0, peak: peak, log: log) }
         return Report(gemm: results, sgemmPeakGFLOPS: peak, parameters: decoder.parameters.count, tokensPerStep: N,
                       stepSeconds: seconds, tokensPerSecond: Double(N) / seconds, flopsPerStep: flops, achievedGFLOPS: achieved,
                       ratioToSgemm: achieved / peak, peakResidentBytes: rss, analyticBytes: analytic,
-                      memoryRatio: Double(rss) / Double(analytic), losses: losses, multimodal: multimodal)
+                      memoryRatio: Double(rss) / Double(analytic), losses: losses, multimodal: multimodal,
+                      ranks: world.size, gradientBytes: gradients.bytes, allreduceSeconds: allreduce,
+                      allreduceFraction: allreduce.map { $0 / (seconds + $0) })
     }
 
     /// sgemm GFLOPS at the shapes a training step of `o` multiplies.

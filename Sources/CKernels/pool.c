@@ -88,6 +88,9 @@ static void *worker(void *arg) {
 
 static void start_pool(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    // Ranks of an MPI job on one machine share its cores.
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (local && atoi(local) > 1) cores = cores / atoi(local) > 0 ? cores / atoi(local) : 1;
     const char *forced = getenv("MLLM_CL_THREADS");
     if (forced && atoi(forced) > 0) cores = atoi(forced);
     int workers = cores > 1 ? (int)(cores - 1) : 0;

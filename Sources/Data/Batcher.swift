@@ -15,6 +15,10 @@ public final class Batcher: @unchecked Sendable {
     public let dataset: StageDataset
     public let batchSize: Int
     public let seed: UInt64
+    /// This process's share of each global batch (data-parallel training): a batch of the job
+    /// is `shard.count` · batchSize samples, dealt as one process would deal them, and shard i
+    /// takes the i-th run of batchSize. (0, 1): one process.
+    public let shard: (index: Int, count: Int)
     public private(set) var position: Position
     private var order: [(source: Int, index: Int)] = []
 
@@ -26,11 +30,12 @@ public final class Batcher: @unchecked Sendable {
         return Position(epoch: samples / perEpoch, cursor: samples % perEpoch)
     }
 
-    public init(dataset: StageDataset, batchSize: Int, seed: UInt64, position: Position = Position()) {
-        precondition(batchSize > 0)
+    public init(dataset: StageDataset, batchSize: Int, seed: UInt64, position: Position = Position(), shard: (index: Int, count: Int) = (0, 1)) {
+        precondition(batchSize > 0 && shard.count >= 1 && (0..<shard.count).contains(shard.index))
         self.dataset = dataset
         self.batchSize = batchSize
         self.seed = seed
+        self.shard = shard
         self.position = position
         order = Self.order(dataset, seed: seed, epoch: position.epoch)
     }
@@ -53,14 +58,15 @@ public final class Batcher: @unchecked Sendable {
     /// Fills one batch of `batchSize` sequences of T = `dataset.sequenceLength` tokens:
     /// inputs, next-token targets (−100 where unsupervised or padding), the attention mask and,
     /// when asked, each sequence's image (an index into `dataset.images`, or −1) and the index of
-    /// the source it came from. Returns the number of supervised targets.
+    /// the source it came from. Returns the number of supervised targets. With a shard, deals the
+    /// whole global batch and keeps this shard's run of it.
     @discardableResult
     public func next(tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>,
                      attentionMask: UnsafeMutablePointer<Int32>, pad: Int32, images: UnsafeMutablePointer<Int32>? = nil,
                      sources: UnsafeMutablePointer<Int32>? = nil) -> Int {
         let T = dataset.sequenceLength
         var count = 0
-        for b in 0..<batchSize {
+        for g in 0..<(batchSize * shard.count) {
             if position.cursor >= order.count {
                 position = Position(epoch: position.epoch + 1, cursor: 0)
                 order = Self.order(dataset, seed: seed, epoch: position.epoch)
@@ -68,6 +74,8 @@ public final class Batcher: @unchecked Sendable {
             }
             let (s, i) = order[position.cursor]
             position.cursor += 1
+            guard g / batchSize == shard.index else { continue }  // another shard's sample
+            let b = g % batchSize
             let sample = dataset.sources[s][i]
             let n = sample.tokens.count
             images?[b] = Int32(sample.image ?? -1)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bench
+import Collective
 import Foundation
 import Support
 import Model
@@ -40,11 +41,18 @@ extension BenchCommand {
             o.sequence = sequence
             o.steps = steps
             if skipMultimodal { o.vision = nil }
+            let world: any Communicator
+            do { world = try World.join() } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+            defer { world.finish() }
+            o.communicator = world
             try runReportingErrors {
                 try o.config.validate(file: "bench options")
-                if let json { try OutputPath.checkWritable(json) }
-                let report = Bench.run(o) { print($0); flushOutput() }
-                if let json {
+                if let json, world.isMain { try OutputPath.checkWritable(json) }
+                let report = Bench.run(o) { line in if world.isMain { print(line); flushOutput() } }
+                if let json, world.isMain {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                     try AtomicFile.write(encoder.encode(report), to: json)
@@ -52,7 +60,7 @@ extension BenchCommand {
                 }
             }
         }
-}
+    }
 }
 
 extension BenchCommand {

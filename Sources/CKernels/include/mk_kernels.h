@@ -60,7 +60,8 @@ typedef void (*mk_task_fn)(void *ctx, long task);
 /// microsecond while the pool is awake). Runs the tasks in the calling thread when the pool is
 /// busy with another caller's job or when called from inside a task.
 void mk_parallel_for(long tasks, mk_task_fn fn, void *ctx);
-/// The pool's threads, the caller included: the online cores, or `MLLM_CL_THREADS`.
+/// The pool's threads, the caller included: the online cores (shared out among the ranks of an MPI
+/// job on this machine, `OMPI_COMM_WORLD_LOCAL_SIZE`), or `MLLM_CL_THREADS`.
 int mk_parallel_threads(void);
 
 /// Σ x[i] in independent partial sums (AVX2 where the CPU has it): a loop that reads memory as

@@ -1,3 +1,4 @@
+import Collective
 import Foundation
 
 /// How `Trainer.run` reports and where it starts.
@@ -13,6 +14,9 @@ public struct TrainOptions {
     /// Called after each checkpoint file is written; may throw to simulate a crash (tests only).
     public var checkpointFailpoint: ((String) throws -> Void)?
     public var log: (String) -> Void = { print($0) }
+    /// The processes the run spans: one, or the ranks of an MPI job (`World.join()`). Rank 0
+    /// alone takes the output directory and writes checkpoints, logs and reports.
+    public var communicator: any Communicator = SingleProcess()
 
     public init() {}
 }

@@ -1,3 +1,4 @@
+import Collective
 import Data
 import Foundation
 import Model
@@ -10,6 +11,10 @@ import Tokenizer
 /// `StagePlan.runStep` per optimizer step, each step's `StepRecord` written to `metrics.jsonl`,
 /// TensorBoard and the progress line; checkpoints every `save_steps` and at the end of each
 /// stage; the `eval` block's suites before the first stage and after each one.
+///
+/// Data-parallel (`options.communicator` of several ranks): every rank runs this same loop on its
+/// share of each global batch; rank 0 alone holds the output directory's lock and writes the
+/// checkpoints, `metrics.jsonl`, TensorBoard, the evaluations and the summary.
 public final class Trainer {
     public let recipe: Recipe
     let recipeYAML: String
@@ -31,15 +36,18 @@ public final class Trainer {
     /// process: a resumed run counts from its restart), steps, final loss.
     public static let summaryFile = "run_summary.json"
 
+    var communicator: any Communicator { options.communicator }
+
     public func run() throws -> TrainSummary {
-        let started = Date(), out = recipe.outputDir
-        let directory = try OutputDirectory(out, resume: options.resume, overwrite: options.overwrite || recipe.overwriteOutputDir, log: log)
-        defer { directory.release() }
+        let started = Date(), out = recipe.outputDir, main = communicator.isMain
+        let directory = main ? try OutputDirectory(out, resume: options.resume, overwrite: options.overwrite || recipe.overwriteOutputDir, log: log) : nil
+        defer { directory?.release() }
+        communicator.barrier()  // the directory is claimed (and cleaned) before any rank reads a checkpoint from it
         summary = TrainSummary()
         let (model, tokenizer, state) = try startingPoint()
-        let logs = try RunLog(outputDir: out, keepThrough: state?.globalStep ?? 0)
+        let logs = main ? try RunLog(outputDir: out, keepThrough: state?.globalStep ?? 0) : nil
         var globalStep = state?.globalStep ?? 0
-        let evaluation = try recipe.eval.map { try StageEvaluation(spec: $0, stages: recipe.stages.map(\.name), outputDir: out, log: options.log) }
+        let evaluation = main ? try recipe.eval.map { try StageEvaluation(spec: $0, stages: recipe.stages.map(\.name), outputDir: out, log: options.log) } : nil
         if let evaluation, state == nil { try evaluation.evaluate(StageEvaluation.initial, model: model, tokenizer: tokenizer, moe: true) }
         for (index, stage) in recipe.stages.enumerated() {
             if let s = state, index < s.stageIndex || (index == s.stageIndex && s.stageComplete) {
@@ -51,14 +59,15 @@ public final class Trainer {
             }
             let resume = state.flatMap { $0.stageIndex == index ? $0 : nil }
             let plan = try StagePlan(recipe: recipe, index: index, model: model, tokenizer: tokenizer, resume: resume,
-                                     checkpoint: resume == nil ? nil : try Checkpoint.latest(outputDir: out), log: options.log)
+                                     checkpoint: resume == nil ? nil : try Checkpoint.latest(outputDir: out), communicator: communicator,
+                                     log: options.log)
             guard try train(plan, tokenizer: tokenizer, logs: logs, globalStep: &globalStep) else {
                 summary.seconds = Date().timeIntervalSince(started)
                 return summary
             }
             try evaluation?.evaluate(stage.name, model: model, tokenizer: tokenizer, moe: stage.usesParrotMoE)
         }
-        try finish(model: model, tokenizer: tokenizer, evaluation: evaluation, globalStep: globalStep, resumed: state != nil, started: started)
+        if main { try finish(model: model, tokenizer: tokenizer, evaluation: evaluation, globalStep: globalStep, resumed: state != nil, started: started) }
         return summary
     }
 
@@ -102,7 +111,7 @@ public final class Trainer {
 
     /// Runs `plan`'s remaining steps, recording each and checkpointing on schedule. Returns false
     /// when `stopAfterGlobalStep` interrupted the run.
-    func train(_ plan: StagePlan, tokenizer: any TextTokenizer, logs: RunLog, globalStep: inout Int) throws -> Bool {
+    func train(_ plan: StagePlan, tokenizer: any TextTokenizer, logs: RunLog?, globalStep: inout Int) throws -> Bool {
         let stage = plan.stage
         let progress = Progress(label: stage.name, total: plan.totalSteps, startStep: plan.step, every: stage.loggingSteps,
                                 terminal: options.terminal, log: options.log)
@@ -120,15 +129,15 @@ public final class Trainer {
                 throw TrainError("stage '\(stage.name)' step \(plan.step): the loss is \(lastLoss); lower learning_rate (\(stage.learningRate)) or check the data")
             }
             summary.losses.append(lastLoss)
-            try logs.write(record)
+            try logs?.write(record)
             progress.update(step: record.step, loss: record.loss, lr: record.lr, tokensPerSecond: record.tokensPerSecond)
-            if let evalSet = plan.evalSet, let every = stage.evalSteps, plan.step % every == 0 || plan.isComplete {
+            if communicator.isMain, let evalSet = plan.evalSet, let every = stage.evalSteps, plan.step % every == 0 || plan.isComplete {
                 let loss = plan.runner.meanLoss(over: evalSet)
                 progress.interrupt()
                 log(String(format: "[%@] step %d: eval loss %.4f", stage.name, plan.step, loss))
-                try logs.write(EvalRecord(stage: stage.name, step: plan.step, globalStep: globalStep, evalLoss: loss))
+                try logs?.write(EvalRecord(stage: stage.name, step: plan.step, globalStep: globalStep, evalLoss: loss))
             }
-            if plan.isComplete || (stage.saveSteps.map { plan.step % $0 == 0 } ?? false) {
+            if communicator.isMain, plan.isComplete || (stage.saveSteps.map { plan.step % $0 == 0 } ?? false) {
                 try save(plan, tokenizer: tokenizer, state: plan.state(globalStep: globalStep, seed: recipe.seed, loss: lastLoss))
             }
         }

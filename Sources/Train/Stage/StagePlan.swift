@@ -1,3 +1,4 @@
+import Collective
 import Data
 import Foundation
 import Model
@@ -18,6 +19,9 @@ final class StagePlan {
     let batcher: Batcher
     let schedule: LRSchedule
     let totalSteps: Int
+    /// The processes this stage trains on (one, or the ranks of an MPI job): each holds the
+    /// whole model, takes its share of every global batch and sums its gradients with the others'.
+    let communicator: any Communicator
     /// Optimizer steps this stage has taken.
     private(set) var step: Int
 
@@ -29,8 +33,9 @@ final class StagePlan {
     /// Sets up stage `index` of `recipe` on `model`; `resume` is the checkpoint state when the
     /// run resumes inside this stage (its directory `checkpoint`), nil for a fresh start.
     init(recipe: Recipe, index: Int, model: AnyModel, tokenizer: any TextTokenizer, resume: TrainerState?,
-         checkpoint: String?, log: @escaping (String) -> Void) throws {
+         checkpoint: String?, communicator: any Communicator = SingleProcess(), log: @escaping (String) -> Void) throws {
         let stage = recipe.stages[index]
+        self.communicator = communicator
         self.stage = stage
         self.index = index
         self.model = model
@@ -43,13 +48,15 @@ final class StagePlan {
         runner = StepRunner(model: model, multimodal: multimodal, moe: stage.usesParrotMoE, batch: stage.batchSize,
                             sequence: stage.modelMaxLength, pad: tokenizer.paddingID)
         let context = StrategyContext(stage: stage, index: index, earlier: Array(recipe.stages[..<index]), model: model, data: data,
-                                      seeds: seeds, startStep: resume?.step ?? 0, log: log)
+                                      seeds: seeds, startStep: resume?.step ?? 0,
+                                      globalBatch: stage.batchSize * communicator.size, log: log)
         var dataset = try data.dataset(of: stage)
         strategies = try StageStrategies.make(context)
         for s in strategies { dataset = try s.extend(dataset) }
         evalSet = stage.evalData.isEmpty ? nil
             : try data.dataset(stage.evalData, template: stage.template, system: stage.systemPrompt, skipBadSamples: stage.skipBadSamples)
-        totalSteps = stage.maxSteps ?? Self.steps(epochs: stage.numTrainEpochs!, of: dataset, batch: stage.batchSize * stage.gradientAccumulationSteps)
+        totalSteps = stage.maxSteps ?? Self.steps(epochs: stage.numTrainEpochs!, of: dataset,
+                                                  batch: stage.batchSize * stage.gradientAccumulationSteps * communicator.size)
         log(Self.summary(stage, dataset: dataset, totalSteps: totalSteps, trainable: trainable, model: model))
         for s in strategies { for line in s.description { log(line) } }
         optimizer = AdamW(parameterSets: model.parameterSets, config: stage.adamW, lrMultiplier: stage.lrMultiplier(for:))
@@ -62,7 +69,8 @@ final class StagePlan {
             step = 0
             for s in strategies { try s.prepare(runner) }
         }
-        batcher = Batcher(dataset: dataset, batchSize: stage.batchSize, seed: seeds.batches, position: position)
+        batcher = Batcher(dataset: dataset, batchSize: stage.batchSize, seed: seeds.batches, position: position,
+                          shard: (communicator.rank, communicator.size))
         schedule = LRSchedule(kind: stage.lrSchedulerType, lr: stage.learningRate, warmupSteps: stage.warmupSteps,
                               totalSteps: totalSteps, minLRRatio: stage.minLRRatio)
     }

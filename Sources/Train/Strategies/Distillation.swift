@@ -48,7 +48,7 @@ final class Distillation: ContinualStrategy {
         guard let spec = c.stage.distillation else { return nil }
         let pool = try c.data.textOnlyPool(spec.data, template: spec.template, earlier: c.earlier, key: "distillation")
         let data = StageDataset(samples: pool, sequenceLength: c.data.sequenceLength)
-        return Distillation(spec: spec, student: c.model.decoder, dataset: data, batch: c.stage.batchSize, seed: c.seeds.distillation,
+        return Distillation(spec: spec, student: c.model.decoder, dataset: data, batch: c.globalBatch, seed: c.seeds.distillation,
                             step: c.startStep, pad: c.data.tokenizer.paddingID, stageName: c.stage.name)
     }
 

@@ -97,7 +97,7 @@ public final class EWC: ContinualStrategy, @unchecked Sendable {
         let ewc = EWC(parameterSets: c.model.parameterSets, lambda: spec.lambda)
         // Images of a multimodal previous stage go through the tower.
         let data = c.data.with(vision: previous.kind.isMultimodal ? c.model.multimodal : nil)
-        ewc.fisherSource = FisherSource(stage: previous, data: data, batches: spec.batches * c.stage.batchSize, seed: c.seeds.fisher,
+        ewc.fisherSource = FisherSource(stage: previous, data: data, batches: spec.batches * c.globalBatch, seed: c.seeds.fisher,
                                         moe: c.stage.usesParrotMoE, log: c.log)
         return ewc
     }

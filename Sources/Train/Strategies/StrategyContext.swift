@@ -13,6 +13,10 @@ struct StrategyContext {
     let seeds: StageSeeds
     /// Optimizer steps of this stage already taken (0, or where a resumed stage stands).
     let startStep: Int
+    /// Samples of a micro-batch over all the ranks of a data-parallel job (the stage's batch
+    /// size times the ranks): what a strategy that every rank runs alike (EWC's Fisher, the
+    /// distillation batch) draws, so that each rank computes what one process at this batch would.
+    let globalBatch: Int
     /// Lines a strategy logs while it works (replay's buffer when it extends the data, EWC's
     /// Fisher when it is estimated); fixed descriptions go in `description`.
     let log: (String) -> Void
