@@ -11,6 +11,10 @@ public struct DataSource: Codable, Sendable, Equatable {
         case text
         /// LLaVA conversation JSON: a list of `{"id", "conversations": [{"from", "value"}]}`.
         case llava
+        /// An image-classification folder (`path/{split}/{class}/*.png`, torchvision's ImageFolder):
+        /// each image of `classes` becomes a question (`question`) and its answer (`answer` with
+        /// `{name}` the class's display name): the instruct samples of class-incremental learning.
+        case imageFolder = "image_folder"
     }
 
     public var path: String
@@ -24,10 +28,23 @@ public struct DataSource: Codable, Sendable, Equatable {
     public var separator: String?
     /// The folder LLaVA JSON image paths are relative to (default: the JSON file's folder).
     public var imageFolder: String?
+    /// image_folder: the split (default `train`), the class folders to read (default: all), at
+    /// most this many images of each (default: all, in file order), the question and the answer
+    /// (`{name}`: the class's display name) and a names file (one display name per class folder).
+    public var split: String?
+    public var classes: [String]?
+    public var perClass: Int?
+    public var question: String?
+    public var answer: String?
+    public var classNames: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case path, format, weight, textField = "text_field", separator, imageFolder = "image_folder"
+        case split, classes, perClass = "per_class", question, answer, classNames = "class_names"
     }
+
+    /// What an image-classification source asks and answers by default.
+    public static let defaultQuestion = "What is this?", defaultAnswer = "This is a photo of a {name}."
 
     public init(path: String, format: Format? = nil, weight: Double? = nil) {
         self.path = path
@@ -60,6 +77,7 @@ public struct SourceReader {
 
     /// Reads `source` from `path`. Conversations with images are kept only when `allowImages`.
     public mutating func read(_ source: DataSource, path: String, allowImages: Bool = false) throws -> [Document] {
+        if source.resolvedFormat == .imageFolder { return try readImageFolder(source, path: path, allowImages: allowImages) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError("\(path): data file not found")
         }
@@ -75,7 +93,30 @@ public struct SourceReader {
         case .llava:
             let folder = source.imageFolder ?? (path as NSString).deletingLastPathComponent
             return try readLLaVA(data, path: path, imageFolder: allowImages ? folder : nil)
+        case .imageFolder:
+            preconditionFailure("read above")
         }
+    }
+
+    /// An image-classification folder as question-and-answer conversations, one per image.
+    private func readImageFolder(_ source: DataSource, path: String, allowImages: Bool) throws -> [Document] {
+        guard allowImages else { throw DataError("\(path): an image_folder source needs a multimodal stage (kind instruct, align or vision)") }
+        let folder = try ImageClassFolder(root: path, split: source.split ?? "train", namesFile: source.classNames)
+        let split = source.split ?? "train", question = source.question ?? DataSource.defaultQuestion
+        let answer = source.answer ?? DataSource.defaultAnswer
+        var docs: [Document] = []
+        for name in source.classes ?? folder.classes {
+            guard let display = folder.displayName(name) else {
+                throw DataError("\(path): no class folder '\(excerpt(name))' in \(split)/ (classes: \(folder.classes.joined(separator: ", ")))")
+            }
+            for image in try folder.images(split: split, class: name).prefix(source.perClass ?? .max) {
+                docs.append(.conversation(id: name + "/" + (image as NSString).lastPathComponent,
+                                          turns: [Turn(.human, SpecialTokens.image + "\n" + question),
+                                                  Turn(.gpt, answer.replacingOccurrences(of: "{name}", with: display))],
+                                          image: image))
+            }
+        }
+        return docs
     }
 
     private mutating func bad(_ message: String) throws {

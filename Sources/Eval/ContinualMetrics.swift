@@ -28,6 +28,19 @@ public struct ContinualMetrics: Codable, Sendable, Equatable {
         case backwardTransfer = "bwt", forgetting = "average_forgetting"
     }
 
+    /// The metrics of `accuracy` with the average and last accuracy given instead of derived from
+    /// the matrix: class-incremental learning (PyCIL) takes them over every test sample of the
+    /// classes seen so far, not as the mean over tasks.
+    public init(tasks: [String], accuracy R: [[Double]], averageAccuracy: Double, lastAccuracy: Double) {
+        let derived = ContinualMetrics(tasks: tasks, accuracy: R)
+        self.tasks = tasks
+        accuracy = R
+        self.averageAccuracy = averageAccuracy
+        self.lastAccuracy = lastAccuracy
+        backwardTransfer = derived.backwardTransfer
+        forgetting = derived.forgetting
+    }
+
     /// `accuracy` must be T×T (row i: after learning task i).
     public init(tasks: [String], accuracy R: [[Double]]) {
         let T = tasks.count

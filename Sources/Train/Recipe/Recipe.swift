@@ -27,10 +27,13 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var generate: GenerationSpec?
     /// Suites scored before the first stage and after each one (the forgetting report).
     public var eval: EvalSpec?
+    /// Class-incremental learning on an image-classification folder: expanded into one stage
+    /// per task (`task1`, …), each scored on the classes seen so far.
+    public var cil: ClassIncrementalSpec?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case model, tokenizer, specialTokens = "special_tokens", outputDir = "output_dir", overwriteOutputDir = "overwrite_output_dir", seed
-        case saveTotalLimit = "save_total_limit", stages, generate, eval
+        case saveTotalLimit = "save_total_limit", stages, generate, eval, cil
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,6 +48,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         stages = try c.decode([Stage].self, forKey: .stages)
         generate = try c.decodeIfPresent(GenerationSpec.self, forKey: .generate)
         eval = try c.decodeIfPresent(EvalSpec.self, forKey: .eval)
+        cil = try c.decodeIfPresent(ClassIncrementalSpec.self, forKey: .cil)
     }
 }
 

@@ -22,15 +22,17 @@ public enum RecipeLoader {
 
     static let schema: Schema = {
         let source = keys(DataSource.CodingKeys.self)
+        let stage = keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source),
+                                                 "replay": keys(ReplaySpec.CodingKeys.self, ["data": .list(source)]), "ewc": keys(EWCSpec.CodingKeys.self),
+                                                 "distillation": keys(DistillationSpec.CodingKeys.self, ["data": .list(source)]),
+                                                 "feature_augmentation": keys(FeatureAugmentationSpec.CodingKeys.self)])
         return keys(Recipe.CodingKeys.self, [
             "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self, ["wings": keys(WingsConfig.CodingKeys.self)]),
                                                         "wings": keys(WingsConfig.CodingKeys.self),
                                                         "parrot": keys(ParrotConfig.CodingKeys.self),
                                                         "vision": keys(VisionSpec.CodingKeys.self, ["architecture": keys(VisionConfig.CodingKeys.self)])]),
-            "stages": .list(keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source),
-                                                        "replay": keys(ReplaySpec.CodingKeys.self, ["data": .list(source)]), "ewc": keys(EWCSpec.CodingKeys.self),
-                                                        "distillation": keys(DistillationSpec.CodingKeys.self, ["data": .list(source)]),
-                                                        "feature_augmentation": keys(FeatureAugmentationSpec.CodingKeys.self)])),
+            "stages": .list(stage),
+            "cil": keys(ClassIncrementalSpec.CodingKeys.self, ["stage": stage]),
             "generate": keys(GenerationSpec.CodingKeys.self),
             "eval": keys(EvalSpec.CodingKeys.self, ["suites": .list(keys(EvalSuiteSpec.CodingKeys.self)),
                                                     "tasks": .list(keys(EvalTaskSpec.CodingKeys.self))]),
@@ -54,6 +56,7 @@ public enum RecipeLoader {
         }
         for o in overrides { node = try apply(override: o, to: node, file: file) }
         try validate(node, schema, path: [], file: file)
+        node = try expandClassIncremental(node, file: file)
         let recipe: Recipe
         do {
             recipe = try YAMLDecoder().decode(Recipe.self, from: node)

@@ -13,7 +13,7 @@ public final class OutputDirectory {
     /// What a run writes into its output directory (all of it is removed by an overwrite).
     public static let runEntries = ["checkpoints", "latest", "metrics.jsonl", "runs", "eval", "run_summary.json",
                                     "forgetting.json", "forgetting.md", "forgetting.svg", "continual.json", "continual.md",
-                                    "continual.svg", "router.md", "router.svg"]
+                                    "continual.svg", "router.md", "router.svg", "cil"]
 
     public let path: String
     private let lockPath: String

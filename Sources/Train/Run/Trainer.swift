@@ -49,12 +49,21 @@ public final class Trainer {
         var globalStep = state?.globalStep ?? 0
         let evaluation = main ? try recipe.eval.map { try StageEvaluation(spec: $0, stages: recipe.stages.map(\.name), outputDir: out, log: options.log) } : nil
         if let evaluation, state == nil { try evaluation.evaluate(StageEvaluation.initial, model: model, tokenizer: tokenizer, moe: true) }
+        let classIncremental = main ? try recipe.cil.map { try ClassIncrementalEvaluation(spec: $0, outputDir: out, log: options.log) } : nil
         for (index, stage) in recipe.stages.enumerated() {
             if let s = state, index < s.stageIndex || (index == s.stageIndex && s.stageComplete) {
                 // A run stopped between a stage's last checkpoint and its evaluation: the weights are that checkpoint's.
                 if let evaluation, index == s.stageIndex, !evaluation.isDone(stage.name) {
                     try evaluation.evaluate(stage.name, model: model, tokenizer: tokenizer, moe: stage.usesParrotMoE)
                 }
+                if let classIncremental, index == s.stageIndex, !classIncremental.isDone(index) {
+                    try classIncremental.evaluate(afterTask: index, model: model, tokenizer: tokenizer, template: stage.template)
+                }
+                continue
+            }
+            if recipe.cil?.classifier == .prototype {
+                // SimpleCIL: no gradient step; each task only adds its classes' prototypes.
+                try classIncremental?.evaluate(afterTask: index, model: model, tokenizer: tokenizer, template: stage.template)
                 continue
             }
             let resume = state.flatMap { $0.stageIndex == index ? $0 : nil }
@@ -66,6 +75,7 @@ public final class Trainer {
                 return summary
             }
             try evaluation?.evaluate(stage.name, model: model, tokenizer: tokenizer, moe: stage.usesParrotMoE)
+            try classIncremental?.evaluate(afterTask: index, model: model, tokenizer: tokenizer, template: stage.template)
         }
         if main { try finish(model: model, tokenizer: tokenizer, evaluation: evaluation, globalStep: globalStep, resumed: state != nil, started: started) }
         return summary
