@@ -205,12 +205,15 @@ public final class DecoderModel: @unchecked Sendable {
     /// Backpropagates `lossScale` · Σ(token losses) (default: the mean loss, 1/count) from the
     /// logits to every trainable parameter's gradient (added into) and to `acts.inputGradient`.
     /// Overwrites `acts.logits` with their gradient. Call after `forward` and `loss`.
-    public func backward(_ acts: DecoderActivations, lossScale: Float? = nil) {
+    /// `extraLogitGradient` adds another loss's gradient into the logits' (a distillation term),
+    /// given the scale the cross-entropy's was taken at.
+    public func backward(_ acts: DecoderActivations, lossScale: Float? = nil, extraLogitGradient: ((Tensor, Float) -> Void)? = nil) {
         let N = acts.batch * acts.sequence
         let count = (0..<N).reduce(0) { $0 + (acts.targets[$1] >= 0 ? 1 : 0) }
         let scale = lossScale ?? (count > 0 ? 1 / Float(count) : 0)
         // dlogits = (softmax − onehot)·scale
         CrossEntropy.backward(logitsToGradient: acts.logits, targets: acts.targets, scale: scale)
+        extraLogitGradient?(acts.logits, scale)
         backward(logitGradient: acts)
     }
 

@@ -1,5 +1,19 @@
 import Tensor
 
+/// Gradients of losses besides the cross-entropy that a backward pass adds on the way (a
+/// continual strategy's distillation terms), each called with the cross-entropy's scale.
+public struct ExtraGradients {
+    /// Adds into the logits' gradient, (B·T, V).
+    public var logits: ((Tensor, Float) -> Void)?
+    /// Adds into the projector outputs' gradient, (images·F, C) (before the MoE, when one runs).
+    public var visualTokens: ((Tensor, Float) -> Void)?
+
+    public init(logits: ((Tensor, Float) -> Void)? = nil, visualTokens: ((Tensor, Float) -> Void)? = nil) {
+        self.logits = logits
+        self.visualTokens = visualTokens
+    }
+}
+
 extension MultimodalModel {
     public func makeActivations(batch: Int, sequence: Int, images: Int? = nil) -> MultimodalActivations {
         MultimodalActivations(model: self, batch: batch, sequence: sequence, images: images ?? batch)
@@ -28,8 +42,14 @@ extension MultimodalModel {
     /// Backpropagates the loss into every trainable tensor of the parts: the decoder's input-
     /// embedding gradient at the visual rows flows into the MoE (when the forward used it), the
     /// projector and, when any of its tensors train, the vision tower.
-    public func backward(_ acts: MultimodalActivations, lossScale: Float? = nil) {
-        decoder.backward(acts.text, lossScale: lossScale)
+    ///
+    /// `extra` adds other losses' gradients (a distillation strategy's): into the logits' after the
+    /// cross-entropy's, and into the projector outputs' (images·F, C) after the decoder's; each
+    /// gets the scale the cross-entropy's was taken at.
+    public func backward(_ acts: MultimodalActivations, lossScale: Float? = nil, extra: ExtraGradients = ExtraGradients()) {
+        decoder.backward(acts.text, lossScale: lossScale, extraLogitGradient: extra.logits)
+        let rowCount = acts.text.batch * acts.text.sequence, count = (0..<rowCount).filter { acts.text.targets[$0] >= 0 }.count
+        let scale = lossScale ?? (count > 0 ? 1 / Float(count) : 0)
         let moeTrains = acts.routedThroughMoE && moe?.parameters.gradients != nil
         guard acts.imageCount > 0, projector.parameters.gradients != nil || encoder.parameters.gradients != nil || moeTrains else { return }
         let F = imageTokens, C = config.textConfig.hiddenSize, V = config.visionConfig.hiddenSize
@@ -43,6 +63,7 @@ extension MultimodalModel {
             dvisual.zero()
             ImageSplice.backward(dvisual: dvisual, dembeddings: dembeddings, rows: acts.splice)
         }
+        extra.visualTokens?(dvisual, scale)
         let encoderTrains = encoder.parameters.gradients != nil
         let features = acts.vision.features.reshaped([rows, V])
         if encoderTrains { acts.vision.featuresGradient.zero() }

@@ -76,6 +76,7 @@ struct RecipeChecks {
         try s.distillation?.validate(stageIndex: i, path: p, at)
         try s.featureAugmentation?.validate(in: s, path: p, at)
         try s.ewc?.validate(stageIndex: i, path: p, at)
+        try s.twoTeacher?.validate(path: p, at)
         for (key, list) in [("data", s.data), ("eval_data", s.evalData)] {
             for (j, d) in list.enumerated() {
                 let path = p + [key, String(j), "path"]

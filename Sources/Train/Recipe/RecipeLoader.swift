@@ -25,7 +25,8 @@ public enum RecipeLoader {
         let stage = keys(Stage.CodingKeys.self, ["data": .list(source), "eval_data": .list(source),
                                                  "replay": keys(ReplaySpec.CodingKeys.self, ["data": .list(source)]), "ewc": keys(EWCSpec.CodingKeys.self),
                                                  "distillation": keys(DistillationSpec.CodingKeys.self, ["data": .list(source)]),
-                                                 "feature_augmentation": keys(FeatureAugmentationSpec.CodingKeys.self)])
+                                                 "feature_augmentation": keys(FeatureAugmentationSpec.CodingKeys.self),
+                                                 "two_teacher": keys(TwoTeacherSpec.CodingKeys.self)])
         return keys(Recipe.CodingKeys.self, [
             "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self, ["wings": keys(WingsConfig.CodingKeys.self)]),
                                                         "wings": keys(WingsConfig.CodingKeys.self),

@@ -71,6 +71,8 @@ public struct Stage: Codable, Sendable, Equatable {
     public var replay: ReplaySpec?
     /// Continual learning: elastic weight consolidation toward the previous stage's weights.
     public var ewc: EWCSpec?
+    /// Two-teacher distillation (MulKI-style) on the stage's own images.
+    public var twoTeacher: TwoTeacherSpec?
     /// Continual learning: distillation from the model as it was at the start of this stage.
     public var distillation: DistillationSpec?
     /// Continual learning: multi-layer rehearsal feature augmentation of the replayed samples.
@@ -85,7 +87,7 @@ public struct Stage: Codable, Sendable, Equatable {
         case maxSteps = "max_steps", numTrainEpochs = "num_train_epochs", saveSteps = "save_steps"
         case loggingSteps = "logging_steps", evalSteps = "eval_steps", skipBadSamples = "skip_bad_samples"
         case lrMultipliers = "lr_multipliers", parrotMoE = "parrot_moe", replay, ewc, distillation
-        case featureAugmentation = "feature_augmentation"
+        case featureAugmentation = "feature_augmentation", twoTeacher = "two_teacher"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -119,6 +121,7 @@ public struct Stage: Codable, Sendable, Equatable {
         parrotMoE = try c.decodeIfPresent(Bool.self, forKey: .parrotMoE)
         replay = try c.decodeIfPresent(ReplaySpec.self, forKey: .replay)
         ewc = try c.decodeIfPresent(EWCSpec.self, forKey: .ewc)
+        twoTeacher = try c.decodeIfPresent(TwoTeacherSpec.self, forKey: .twoTeacher)
         distillation = try c.decodeIfPresent(DistillationSpec.self, forKey: .distillation)
         featureAugmentation = try c.decodeIfPresent(FeatureAugmentationSpec.self, forKey: .featureAugmentation)
     }

@@ -23,7 +23,8 @@ extension StagePlan {
             let index = step * accumulation + micro
             let (value, count) = strategies.lazy.compactMap { $0.forwardLoss(self.runner, microBatch: index) }.first ?? runner.forwardLoss()
             let total = communicator.sum(count)
-            runner.backward(lossScale: total > 0 ? 1 / (Float(total) * Float(accumulation)) : 0)
+            let extra = strategies.lazy.compactMap { $0.extraGradients() }.first ?? ExtraGradients()
+            runner.backward(lossScale: total > 0 ? 1 / (Float(total) * Float(accumulation)) : 0, extra: extra)
             if ranks == 1 { loss.microBatchSum += value } else { shares[micro] = total > 0 ? Double(value) * Double(count) / Double(total) : 0 }
         }
         if ranks > 1 {
@@ -36,6 +37,7 @@ extension StagePlan {
         let lr = schedule.rate(at: step)
         optimizer.update(lr: lr)
         advance()
+        if isComplete { for s in strategies { s.stageDidFinish() } }
         let tokensPerSecond = Double(batchSize * sequenceLength * accumulation * ranks) / max(Date().timeIntervalSince(started), 1e-9)
         return StepRecord(stage: stage.name, step: step, globalStep: globalStep, loss: loss, lr: lr, gradNorm: gradNorm,
                           tokensPerSecond: tokensPerSecond, epoch: batcher.position.epoch)

@@ -49,7 +49,7 @@ final class StagePlan {
                             sequence: stage.modelMaxLength, pad: tokenizer.paddingID)
         let context = StrategyContext(stage: stage, index: index, earlier: Array(recipe.stages[..<index]), model: model, data: data,
                                       seeds: seeds, startStep: resume?.step ?? 0,
-                                      globalBatch: stage.batchSize * communicator.size, log: log)
+                                      globalBatch: stage.batchSize * communicator.size, base: recipe.model.base, log: log)
         var dataset = try data.dataset(of: stage)
         strategies = try StageStrategies.make(context)
         for s in strategies { dataset = try s.extend(dataset) }

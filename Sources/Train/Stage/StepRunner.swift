@@ -63,8 +63,30 @@ final class StepRunner {
         return (loss + balanceLoss, count)
     }
 
-    func backward(lossScale: Float) {
-        if let mm, let m = multimodal { m.backward(mm, lossScale: lossScale) } else { model.decoder.backward(text, lossScale: lossScale) }
+    /// `extra`: other losses' gradients to add on the way (a strategy's distillation terms).
+    func backward(lossScale: Float, extra: ExtraGradients = ExtraGradients()) {
+        if let mm, let m = multimodal { m.backward(mm, lossScale: lossScale, extra: extra) }
+        else { model.decoder.backward(text, lossScale: lossScale, extraLogitGradient: extra.logits) }
+    }
+
+    /// Whether sequence b of the loaded batch has an image (its slot b in the tower's batch).
+    func hasImage(_ b: Int) -> Bool { images[b] >= 0 }
+
+    /// Puts the loaded batch (tokens, targets, mask, images on their slots) into `other`, the
+    /// activations of another model of the same shapes (a teacher's).
+    func copyBatch(into other: MultimodalActivations) {
+        let N = text.batch * text.sequence
+        other.text.tokens.update(from: text.tokens, count: N)
+        other.text.targets.update(from: text.targets, count: N)
+        other.text.attentionMask.update(from: text.attentionMask, count: N)
+        guard let mm, let m = multimodal else { return }
+        other.resetImages()
+        let size = 3 * m.config.visionConfig.imageSize * m.config.visionConfig.imageSize
+        for b in images.indices where images[b] >= 0 {
+            (other.vision.pixels.data + b * size).update(from: mm.vision.pixels.data + b * size, count: size)
+            other.assignImage(b, toSequence: b, imageToken: Int32(m.config.imageTokenIndex), visualTokens: m.imageTokens)
+            other.imageCount += 1
+        }
     }
 
     /// Mean loss over every sample of `dataset`, batched like training (held-out `eval_data`).

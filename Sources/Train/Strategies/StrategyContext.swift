@@ -17,6 +17,9 @@ struct StrategyContext {
     /// size times the ranks): what a strategy that every rank runs alike (EWC's Fisher, the
     /// distillation batch) draws, so that each rank computes what one process at this batch would.
     let globalBatch: Int
+    /// The recipe's `model.base`: the model before the recipe's first stage (two-teacher
+    /// distillation's first teacher), nil for a model initialised from the seed.
+    let base: String?
     /// Lines a strategy logs while it works (replay's buffer when it extends the data, EWC's
     /// Fisher when it is estimated); fixed descriptions go in `description`.
     let log: (String) -> Void
@@ -30,6 +33,7 @@ enum StageStrategies {
             try Distillation.make(context),
             try FeatureAugmentation.make(context),  // replaces the forward of micro-batches with replayed samples
             EWC.make(context),                      // its penalty is added after distillation's term
+            try TwoTeacherDistillation.make(context),
         ]
         return made.compactMap { $0 }
     }
