@@ -50,6 +50,12 @@ public struct ToyScenes: Sendable {
     public let seed: UInt64
     public let scenes: [Scene]
 
+    /// Scenes given one by one (an image-classification folder's: each class one colour and shape).
+    public init(seed: UInt64, scenes: [Scene]) {
+        self.seed = seed
+        self.scenes = scenes
+    }
+
     public init(seed: UInt64 = 11, count: Int = 480) {
         self.seed = seed
         var rng = SeededGenerator(seed: seed)
@@ -136,6 +142,25 @@ public struct ToyScenes: Sendable {
         let options: JSONSerialization.WritingOptions = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try JSONSerialization.data(withJSONObject: captions, options: options).write(to: URL(fileURLWithPath: directory + "/captions.json"))
         try JSONSerialization.data(withJSONObject: conversations, options: options).write(to: URL(fileURLWithPath: directory + "/conversations.json"))
+    }
+
+    /// An image-classification folder (torchvision's ImageFolder) of the toy world's pictures for
+    /// class-incremental learning: a class per colour and shape (18: `red_circle`, …, shown as
+    /// "red circle"), `train` images per class in `directory/train/<class>/` and `test` more in
+    /// `directory/test/<class>/`, counts and quadrants drawn at random.
+    public static func writeImageFolder(to directory: String, seed: UInt64, train: Int, test: Int) throws {
+        var rng = SeededGenerator(seed: seed)
+        for shape in 0..<3 {
+            for color in 0..<6 {
+                let name = ToyWorld.word(.color, color, "en") + "_" + shapes["en"]![shape]
+                for (split, n) in [("train", train), ("test", test)] {
+                    try OutputPath.createDirectory("\(directory)/\(split)/\(name)")
+                    let scenes = (0..<n).map { _ in Scene(shape: shape, color: color, count: 1 + Int(rng.next() % 4), position: Int(rng.next() % 4)) }
+                    let drawn = ToyScenes(seed: rng.next(), scenes: scenes)
+                    for i in 0..<n { try ImageEncoder.writePNG(drawn.render(i), to: String(format: "%@/%@/%@/%04d.png", directory, split, name, i)) }
+                }
+            }
+        }
     }
 
     /// A multiple-choice suite per language over scenes `range` (held out from training):

@@ -55,7 +55,7 @@ public struct RunComparison: Sendable {
         return String(name[..<r.lowerBound])
     }
 
-    /// The Markdown table: one row per run, then a mean row per group of two or more seeds.
+    /// The Markdown table: one row per run, then a mean row (mean ± sample sd) per group of two or more seeds.
     public func markdown() -> String {
         func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
         let columns = suites.flatMap { s in (runs.first { $0.scores[s] != nil }?.scores[s] ?? []).map { (s, $0.metric) } }
@@ -63,20 +63,27 @@ public struct RunComparison: Sendable {
         let sequenceHeader = sequence ? " avg acc | last acc | BWT | forgetting |" : ""
         var out = "| run | seed | " + columns.map { "\($0.0) \($0.1): before → after (Δ)" }.joined(separator: " | ") + " |\(sequenceHeader) wall time |\n"
         out += "|---|---:|" + columns.map { _ in "---:|" }.joined() + (sequence ? "---:|---:|---:|---:|" : "") + "---:|\n"
+        /// The mean, and "± sd" (sample standard deviation) over two or more runs.
+        func g(_ values: [Double], _ signed: Bool = false) -> String {
+            guard let m = mean(values) else { return "–" }
+            let text = String(format: signed ? "%+.4f" : "%.4f", m)
+            guard values.count > 1 else { return text }
+            let sd = (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1)).squareRoot()
+            return text + String(format: " ± %.4f", sd)
+        }
         func row(_ name: String, _ seed: String, _ runs: [Run]) -> String {
             var cells: [String] = []
             for (suite, metric) in columns {
                 let pairs = runs.compactMap { $0.scores[suite]?.first { $0.metric == metric } }
-                let initial = mean(pairs.compactMap(\.initial)), last = mean(pairs.compactMap(\.last))
+                let initial = mean(pairs.compactMap(\.initial)), lasts = pairs.compactMap(\.last), last = mean(lasts)
                 let delta = initial.flatMap { i in last.map { $0 - i } }
-                cells.append("\(f(initial)) → \(f(last)) (\(delta.map { String(format: "%+.4f", $0) } ?? "–"))")
+                cells.append("\(f(initial)) → \(g(lasts)) (\(delta.map { String(format: "%+.4f", $0) } ?? "–"))")
             }
             let seconds = mean(runs.compactMap(\.seconds)).map { String(format: "%.1f s", $0) } ?? "–"
             var tail = ""
             if sequence {
                 let c = runs.compactMap(\.continual)
-                func g(_ v: Double?, _ signed: Bool = false) -> String { v.map { String(format: signed ? "%+.4f" : "%.4f", $0) } ?? "–" }
-                tail = " \(g(mean(c.map(\.averageAccuracy)))) | \(g(mean(c.map(\.lastAccuracy)))) | \(g(mean(c.compactMap(\.backwardTransfer)), true)) | \(g(mean(c.compactMap(\.forgetting)))) |"
+                tail = " \(g(c.map(\.averageAccuracy))) | \(g(c.map(\.lastAccuracy))) | \(g(c.compactMap(\.backwardTransfer), true)) | \(g(c.compactMap(\.forgetting))) |"
             }
             return "| \(name) | \(seed) | " + cells.joined(separator: " | ") + " |\(tail) \(seconds) |\n"
         }

@@ -6,7 +6,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Generate the project's own data.",
-        subcommands: [ToyWorldCommand.self, KnowledgeSuiteCommand.self, ToyScenesCommand.self, SceneSuiteCommand.self]
+        subcommands: [ToyWorldCommand.self, KnowledgeSuiteCommand.self, ToyScenesCommand.self, SceneSuiteCommand.self, SceneClassesCommand.self]
     )
 
     /// Parses a `--categories` list; an unknown category is an error naming it.
@@ -93,6 +93,27 @@ struct DataCommand: ParsableCommand {
                 try ToyScenes(seed: seed, count: count).write(to: out, languages: try DataCommand.languages(languages),
                                                               categories: try DataCommand.categories(categories))
                 print("wrote \(out): \(count) scenes")
+            }
+        }
+    }
+
+    struct SceneClassesCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "scene-classes",
+            abstract: "Write an image-classification folder of the toy world's pictures (18 classes: colour and shape), for class-incremental learning.",
+            discussion: "Layout: OUT/{train,test}/<colour>_<shape>/NNNN.png (torchvision's ImageFolder), as recipes/cil-scenes-*.yaml read it."
+        )
+
+        @Option(help: "Output directory.") var out: String
+        @Option(help: "Seed.") var seed: UInt64 = 2024
+        @Option(help: "Training images per class.") var train = 40
+        @Option(help: "Test images per class.") var test = 12
+
+        func run() throws {
+            try runReportingErrors {
+                guard train >= 1, test >= 1, train <= 100_000, test <= 100_000 else { throw ValidationError("--train and --test must be in 1...100000") }
+                try ToyScenes.writeImageFolder(to: out, seed: seed, train: train, test: test)
+                print("wrote \(out): 18 classes, \(train) training and \(test) test images each")
             }
         }
     }

@@ -99,9 +99,8 @@ final class ClassIncrementalEvaluation {
                 prototypes[c] = mean(features)
             }
             let features = try imageFeatures(images.map(\.path), m)
-            predictions = features.map { f in
-                (seenClasses.max { cosineSimilarity(f, prototypes[$0]!) < cosineSimilarity(f, prototypes[$1]!) }, nil)
-            }
+            let classPrototypes = seenClasses.map { prototypes[$0] }
+            predictions = features.map { f in (Self.nearest(f, among: classPrototypes).map { seenClasses[$0] }, nil) }
         case .generative, .exact:
             let generated = try generate(images.map(\.path), model: model, tokenizer: tokenizer, template: template)
             let names = seenClasses.map { folder.displayName($0)! }
@@ -110,8 +109,7 @@ final class ClassIncrementalEvaluation {
                 let name = extractName(text)
                 if let exact = names.firstIndex(where: { $0.lowercased() == name.lowercased() }) { return (seenClasses[exact], text) }
                 guard spec.classifier == .generative, let f = try textFeature(name, model.decoder, tokenizer) else { return (nil, text) }
-                let nearest = classFeatures.indices.max { (classFeatures[$0].map { cosineSimilarity(f, $0) } ?? -2) < (classFeatures[$1].map { cosineSimilarity(f, $0) } ?? -2) }
-                return (nearest.map { seenClasses[$0] }, text)
+                return (Self.nearest(f, among: classFeatures).map { seenClasses[$0] }, text)
             }
         }
         // Accuracy per task seen so far, and over every seen image.
@@ -129,6 +127,18 @@ final class ClassIncrementalEvaluation {
         try writeReports()
         log(String(format: "cil after task%d (%d classes seen, %d test images, %.1f s): accuracy %.4f; by task %@", b + 1, seenClasses.count,
                    images.count, Date().timeIntervalSince(start), seen[b], row.map { String(format: "%.3f", $0) }.joined(separator: " ")))
+    }
+
+    /// The index of the candidate nearest to `feature` by cosine (the first on ties; nil
+    /// candidates, names with no tokens, never win); nil when there is none.
+    static func nearest(_ feature: [Float], among candidates: [[Float]?]) -> Int? {
+        var best: (index: Int, cos: Double)?
+        for (i, c) in candidates.enumerated() {
+            guard let c else { continue }
+            let cos = cosineSimilarity(feature, c)
+            if best == nil || cos > best!.cos { best = (i, cos) }
+        }
+        return best?.index
     }
 
     /// The text after the answer's prefix, up to its suffix: "This is a photo of a seven." → "seven".

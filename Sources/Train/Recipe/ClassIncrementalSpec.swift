@@ -87,7 +87,7 @@ extension RecipeLoader {
     /// Expands a `cil:` block into the recipe's `stages` (in the YAML tree, before validation, so
     /// that every check and error of a stage applies to each task's): stage t is `cil.stage` with
     /// `name: task<t>` and `data` the image folder's training images of task t's classes (and,
-    /// with `exemplars_per_class`, that many of each earlier class).
+    /// with `exemplars_per_class`, that many of each earlier class); `ewc` starts with the second task.
     static func expandClassIncremental(_ root: Node, file: String) throws -> Node {
         guard case .mapping(var top) = root, let cil = top["cil"] else { return root }
         let at = RecipeLocator(root: root, file: file)
@@ -134,6 +134,7 @@ extension RecipeLoader {
             var stage = template
             stage["name"] = Node("task\(t + 1)")
             if stage["kind"] == nil { stage["kind"] = "instruct" }
+            if t == 0 { stage["ewc"] = nil }  // EWC consolidates a previous task: it starts with the second
             var sources = [source(Array(order[range]), perClass: nil)]
             if let exemplars, range.lowerBound > 0 { sources.append(source(Array(order[..<range.lowerBound]), perClass: exemplars)) }
             stage["data"] = .sequence(Node.Sequence(sources))
