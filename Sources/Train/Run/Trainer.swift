@@ -63,6 +63,7 @@ public final class Trainer {
             }
             if recipe.cil?.classifier == .prototype {
                 // SimpleCIL: no gradient step; each task only adds its classes' prototypes.
+                try evaluation?.evaluate(stage.name, model: model, tokenizer: tokenizer, moe: stage.usesParrotMoE)
                 try classIncremental?.evaluate(afterTask: index, model: model, tokenizer: tokenizer, template: stage.template)
                 continue
             }
