@@ -14,16 +14,18 @@ struct Convert: ParsableCommand {
             discussion: "Reads either LLaVA tensor layout (language_model.model.* as save_pretrained writes it, or model.language_model.*) and writes config.json, model.safetensors (this project's names), preprocessor_config.json, the tokenizer files and generation_config.json into --out. Every command that takes --model also reads the Hugging Face directory as it is."
         )
 
-        @Argument(help: "The Hugging Face model directory.")
+        @Argument(help: "The Hugging Face model directory (or this project's checkpoint).")
         var model: String
         @Option(help: "Output directory.")
         var out: String
+        @Flag(name: .customLong("merge-lora"), help: "Write the model with its LoRA merged into the weights (W += (alpha/r)·B·A), no LoRA tensors.")
+        var mergeLoRA = false
 
         @OptionGroup var weights: WeightOptions
 
         func run() throws {
             weights.apply()
-            let summary = try runReportingErrors { try HuggingFaceImport.convert(directory: model, to: out) }
+            let summary = try runReportingErrors { try HuggingFaceImport.convert(directory: model, to: out, mergeLoRA: mergeLoRA) }
             print("wrote \(out): \(summary)")
         }
     }

@@ -24,15 +24,18 @@ struct Export: ParsableCommand {
         var checkpoint: String
         @Option(help: "Output directory.")
         var out: String
-        @Flag(name: .customLong("adapters-beside"), help: "Write Wings/Parrot tensors beside the model instead of refusing.")
+        @Flag(name: .customLong("adapters-beside"), help: "Write Wings/Parrot/LoRA tensors beside the model instead of refusing.")
         var adaptersBeside = false
+        @Flag(name: .customLong("merge-lora"), help: "Merge LoRA into the weights (W += (alpha/r)·B·A) and write no LoRA tensors.")
+        var mergeLoRA = false
 
         @OptionGroup var weights: WeightOptions
 
         func run() throws {
             weights.apply()
             let summary = try runReportingErrors {
-                let loaded = try LoadedModel(directory: checkpoint)
+                var loaded = try LoadedModel(directory: checkpoint)
+                if mergeLoRA { loaded = try loaded.mergingLoRA(source: checkpoint) }
                 return try HuggingFaceExport.export(loaded, source: checkpoint, to: out, adaptersBeside: adaptersBeside)
             }
             print("wrote \(out): \(summary.architecture), \(summary.tensors) tensors, \(summary.parameters) parameters"

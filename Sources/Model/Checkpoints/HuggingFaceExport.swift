@@ -30,18 +30,21 @@ public enum HuggingFaceExport {
     public static func export(_ loaded: LoadedModel, source: String, to out: String, adaptersBeside: Bool = false) throws -> Summary {
         let decoder = loaded.decoder
         var adapterNames: [String] = [], adapterConfig: [String: Any] = [:]
-        if let wings = decoder.config.wings {
+        if decoder.config.wings != nil || decoder.config.lora != nil {
             adapterNames += decoder.parameters.table[decoder.layout.coreCount...].map(\.name)
-            adapterConfig["wings"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(wings))
         }
+        if let wings = decoder.config.wings { adapterConfig["wings"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(wings)) }
+        if let lora = decoder.config.lora { adapterConfig["lora"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(lora)) }
         if let parrot = loaded.multimodal?.config.parrot {
             adapterNames += loaded.multimodal!.moe!.parameters.table.map(\.name)
             adapterConfig["parrot"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(parrot))
         }
         if !adapterNames.isEmpty && !adaptersBeside {
-            let what = [decoder.config.wings != nil ? "Wings' learners ('wings')" : nil, loaded.multimodal?.config.parrot != nil ? "Parrot's MoE ('parrot')" : nil]
+            let what = [decoder.config.wings != nil ? "Wings' learners ('wings')" : nil, decoder.config.lora != nil ? "LoRA ('lora')" : nil,
+                        loaded.multimodal?.config.parrot != nil ? "Parrot's MoE ('parrot')" : nil]
                 .compactMap { $0 }.joined(separator: " and ")
-            throw ModelError("\(source)/config.json: the model has \(what), which transformers' \(loaded.multimodal == nil ? decoder.config.architecture : "LlavaForConditionalGeneration") has no place for; pass --adapters-beside to write the model without them and their \(adapterNames.count) tensors into \(adaptersFile)")
+            let merge = decoder.config.lora != nil ? "pass --merge-lora to merge LoRA into the weights, or " : "pass "
+            throw ModelError("\(source)/config.json: the model has \(what), which transformers' \(loaded.multimodal == nil ? decoder.config.architecture : "LlavaForConditionalGeneration") has no place for; \(merge)--adapters-beside to write the model without them and their \(adapterNames.count) tensors into \(adaptersFile)")
         }
         if let m = loaded.multimodal, m.config.projectorType != .mlp2xGELU {
             throw ModelError("\(source)/config.json: 'mm_projector_type' is \(m.config.projectorType.rawValue); transformers' LLaVA projector is always two linear layers (mlp2x_gelu)")
@@ -66,6 +69,7 @@ public enum HuggingFaceExport {
             entries = decoder.parameters.safeTensorsEntries.filter { !skip.contains($0.name) }
             var config = decoder.config
             config.wings = nil
+            config.lora = nil
             try AtomicFile.write(config.jsonData(), to: out + "/" + ModelDirectory.configFile)
         }
         let layout: WeightLayout = loaded.multimodal == nil ? .native : .llava

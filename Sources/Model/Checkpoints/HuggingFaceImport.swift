@@ -7,9 +7,11 @@ import Support
 /// keys, the weights under this project's names (``WeightLayout/native``),
 /// `preprocessor_config.json`, the tokenizer's files and `generation_config.json`.
 public enum HuggingFaceImport {
-    /// Converts `directory` into `out`; returns a one-line summary.
-    public static func convert(directory: String, to out: String) throws -> String {
-        let loaded = try LoadedModel(directory: directory)
+    /// Converts `directory` into `out`; returns a one-line summary. `mergeLoRA`: write the model
+    /// with its LoRA merged into the base weights (and no LoRA tensors).
+    public static func convert(directory: String, to out: String, mergeLoRA: Bool = false) throws -> String {
+        var loaded = try LoadedModel(directory: directory)
+        if mergeLoRA { loaded = try loaded.mergingLoRA(source: directory) }
         let layout = WeightLayout.detect(try CheckpointWeights.names(directory: directory))
         try OutputPath.createDirectory(out)
         try loaded.model.save(to: out, metadata: ["converted_from": (directory as NSString).lastPathComponent])

@@ -23,6 +23,19 @@ public struct LoadedModel: @unchecked Sendable {
         model.decoder.useInferencePrecision(precision)
     }
 
+    /// The same tokenizer and generation config around another model (a merged one).
+    public init(model: AnyModel, tokenizer: any TextTokenizer, generation: GenerationConfig?) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.generation = generation
+    }
+
+    /// The model with its LoRA merged into the weights (``DecoderModel/mergingLoRA()``): an error when it has none.
+    public func mergingLoRA(source: String) throws -> LoadedModel {
+        guard let merged = model.mergingLoRA() else { throw ModelError("\(source)/config.json: --merge-lora: the model has no LoRA ('lora')") }
+        return LoadedModel(model: merged, tokenizer: tokenizer, generation: generation)
+    }
+
     /// The ids generation stops on (``StopTokens``).
     public var stopTokens: Set<Int32> { StopTokens.of(tokenizer: tokenizer, config: decoder.config, generation: generation) }
 

@@ -31,6 +31,8 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
     public var ropeScaling: RoPEScaling?
     /// Wings' modality learners, when attached (this project's key; absent in plain checkpoints).
     public var wings: WingsConfig?
+    /// LoRA on the projections, when attached (PEFT's parameters under this project's key).
+    public var lora: LoRAConfig?
 
     /// Hugging Face's key names.
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -55,6 +57,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         case ropeParameters = "rope_parameters"
         case architectures
         case wings
+        case lora
     }
 
     public init(modelType: String = "llama", hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
@@ -110,6 +113,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         headDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
         mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias) ?? false
         wings = try c.decodeIfPresent(WingsConfig.self, forKey: .wings)
+        lora = try c.decodeIfPresent(LoRAConfig.self, forKey: .lora)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -134,10 +138,11 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         if mlpBias { try c.encode(mlpBias, forKey: .mlpBias) }
         try c.encodeIfPresent(ropeScaling.map(RoPEParameters.init), forKey: .ropeScaling)
         try c.encodeIfPresent(wings, forKey: .wings)
+        try c.encodeIfPresent(lora, forKey: .lora)
     }
 
     /// The adapters this config attaches, in the order their tensors follow the decoder's own.
-    public var adapterSpecs: [any DecoderAdapterSpec] { [wings].compactMap { $0 } }
+    public var adapterSpecs: [any DecoderAdapterSpec] { [wings as (any DecoderAdapterSpec)?, lora].compactMap { $0 } }
 
     public var headSize: Int { headDim ?? hiddenSize / numAttentionHeads }
     public var kvSize: Int { numKeyValueHeads * headSize }
@@ -182,6 +187,7 @@ public struct DecoderConfig: Codable, Sendable, Equatable {
         }
         try ropeScaling?.validate(file: file)
         try wings?.validate(file: file, layerCount: numHiddenLayers)
+        try lora?.validate(file: file, layerCount: numHiddenLayers)
     }
 
     /// Reads and validates `config.json`: every key honoured or refused (`DecoderConfigKeys`).

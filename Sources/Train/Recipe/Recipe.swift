@@ -64,12 +64,15 @@ public struct ModelSource: Codable, Sendable, Equatable {
     public var vision: VisionSpec?
     /// Wings' learners to attach to the decoder (fresh: they change nothing until they train).
     public var wings: WingsConfig?
+    /// LoRA on the decoder's projections (PEFT's keys), attached fresh: B = 0 changes nothing
+    /// until it trains; train its tensors with `trainable: ["*lora_*"]`.
+    public var lora: LoRAConfig?
     /// Parrot's mixture of experts to attach to the projector's output (needs the class token:
     /// `vision_feature_select_strategy: full`).
     public var parrot: ParrotConfig?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case base, architecture, initializerRange = "initializer_range", vision, wings, parrot
+        case base, architecture, initializerRange = "initializer_range", vision, wings, lora, parrot
     }
 }
 

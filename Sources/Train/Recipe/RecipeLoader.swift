@@ -28,8 +28,10 @@ public enum RecipeLoader {
                                                  "feature_augmentation": keys(FeatureAugmentationSpec.CodingKeys.self),
                                                  "two_teacher": keys(TwoTeacherSpec.CodingKeys.self)])
         return keys(Recipe.CodingKeys.self, [
-            "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self, ["wings": keys(WingsConfig.CodingKeys.self)]),
+            "model": keys(ModelSource.CodingKeys.self, ["architecture": keys(DecoderConfig.CodingKeys.self, ["wings": keys(WingsConfig.CodingKeys.self),
+                                                                                                                            "lora": keys(LoRAConfig.CodingKeys.self)]),
                                                         "wings": keys(WingsConfig.CodingKeys.self),
+                                                        "lora": keys(LoRAConfig.CodingKeys.self),
                                                         "parrot": keys(ParrotConfig.CodingKeys.self),
                                                         "vision": keys(VisionSpec.CodingKeys.self, ["architecture": keys(VisionConfig.CodingKeys.self)])]),
             "stages": .list(stage),

@@ -33,6 +33,11 @@ struct InitialModel {
             decoder = decoder.attaching(wings, seed: seeds.wings)
             log(decoder.adapterSummaries.last!)
         }
+        if let lora = recipe.model.lora, decoder.config.lora == nil {
+            try lora.validate(file: "'model.lora'", layerCount: decoder.config.numHiddenLayers)
+            decoder = decoder.attaching(lora, seed: seeds.lora)
+            log(decoder.adapterSummaries.last!)
+        }
         guard let vision = recipe.model.vision else { return (.text(decoder), tokenizer) }
         return (.multimodal(try attachVision(vision, to: decoder, tokenizer: tokenizer, tokenizerPath: tokenizerPath)), tokenizer)
     }
@@ -46,6 +51,11 @@ struct InitialModel {
         log("model: \(base) (multimodal, \(model.parameterCount) parameters)")
         if let wings = recipe.model.wings, model.config.textConfig.wings == nil {
             model = model.attaching(wings, seed: seeds.wings)
+            log(model.decoder.adapterSummaries.last!)
+        }
+        if let lora = recipe.model.lora, model.config.textConfig.lora == nil {
+            try lora.validate(file: "'model.lora'", layerCount: model.config.textConfig.numHiddenLayers)
+            model = model.attaching(lora, seed: seeds.lora)
             log(model.decoder.adapterSummaries.last!)
         }
         if let parrot = recipe.model.parrot, model.config.parrot == nil {

@@ -14,6 +14,8 @@ struct Seeds {
     var wings: UInt64 { run &+ 3 }
     /// Parrot's mixture of experts.
     var parrot: UInt64 { run &+ 4 }
+    /// LoRA's A matrices.
+    var lora: UInt64 { run &+ 5 }
 
     /// The streams of stage `index`: each a large prime apart per stage.
     func stage(_ index: Int) -> StageSeeds { StageSeeds(run: run, stage: UInt64(index)) }
