@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Wings against plain LLaVA-style training on the real stories260K (issue 6's experiment):
-# runs recipes/stories260k-llava.yaml and recipes/stories260k-wings.yaml on the same English
-# toy data, seeds and steps, then prints one table: TinyStories cloze acc / acc_norm before and
-# after, toy-scene question accuracy, wall time (mean rows when several seeds are given).
+# The Wings paper's table on the real stories260K: the base LM (every row's "before"), LLaVA-style
+# training, LoRA on the LM, and Wings: recipes/stories260k-{llava,lora,wings}.yaml on the same
+# English toy data, seeds and steps. Prints one table: TinyStories cloze acc / acc_norm before and
+# after, toy-scene question accuracy, wall time (mean ± sd rows when several seeds are given).
 #
 #   scripts/compare-wings.sh [--base DIR] [--seeds "1 2 3"] [--out DIR]
 #
@@ -34,7 +34,7 @@ fi
 
 dirs=()
 for seed in $seeds; do
-  for method in llava wings; do
+  for method in llava lora wings; do
     dir=$out/$method-seed$seed
     echo "== $method, seed $seed -> $dir"
     "$bin" train recipes/stories260k-$method.yaml --overwrite --set model.base="$base" --set seed="$seed" --set output_dir="$dir" \

@@ -69,6 +69,26 @@ public struct EvalResult: Codable, Sendable, Equatable {
         self.questionsPerSecond = questionsPerSecond
     }
 
+    /// Several suites' results as one suite's: subjects and languages of the same name pooled,
+    /// overall and macro accuracy over the pool, exactly as scoring the suites' items together
+    /// gives (every rate is a count over n). Normalised accuracies only when every result has them.
+    public static func merged(_ results: [EvalResult], suite: String, model: String) -> EvalResult {
+        let continuation = results.allSatisfy { $0.mode == .continuation }
+        var overall = Tally(), subjects: [String: Tally] = [:], languages: [String: Tally] = [:]
+        for r in results {
+            overall = overall + Tally(r.overall)
+            for (name, s) in r.subjects { subjects[name] = (subjects[name] ?? Tally()) + Tally(s) }
+            for (name, s) in r.languages ?? [:] { languages[name] = (languages[name] ?? Tally()) + Tally(s) }
+        }
+        let scores = subjects.mapValues { $0.score(continuation: continuation) }
+        let seconds = results.compactMap(\.seconds).reduce(0, +)
+        return EvalResult(model: model, suite: suite, mode: continuation ? .continuation : .letter, shots: results.map(\.shots).max() ?? 0,
+                          overall: overall.score(continuation: continuation),
+                          macroAcc: scores.keys.sorted().reduce(0) { $0 + scores[$1]!.acc } / Double(max(scores.count, 1)),
+                          subjects: scores, languages: languages.isEmpty ? nil : languages.mapValues { $0.score(continuation: continuation) },
+                          seconds: seconds, questionsPerSecond: Double(overall.n) / max(seconds, 1e-9))
+    }
+
     public func json() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

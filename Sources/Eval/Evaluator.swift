@@ -57,8 +57,8 @@ public final class Evaluator {
     let scorer: LogLikelihood
     let bos: [Int32]
     private lazy var encoding = multimodal.map { $0.makeImageEncoding(images: 1, maxGuidance: scorer.maxLength, routedOneByOne: true) }
-    /// Parrot: the routing weights of every image question scored so far, with its language.
-    public private(set) var routing: [(language: String?, weights: [Float])] = []
+    /// Parrot: the route (weights and guidance vector) of every image question scored so far, with its language.
+    public private(set) var routing: [(language: String?, route: ParrotRoute)] = []
 
     public init(decoder: DecoderModel, tokenizer: any TextTokenizer, truncation: LogLikelihood.Truncation = .left) {
         self.decoder = decoder
@@ -140,26 +140,11 @@ public final class Evaluator {
 
     /// Σ log p(choice | image, question) per choice (per letter in letter mode), and the scored strings.
     public func imageLogLikelihoods(_ item: MultipleChoiceItem, image: String, mode: ScoringMode, moe: Bool = true) throws -> ([Double], [String]) {
-        guard let m = multimodal, let encoding else {
-            throw EvalError("\(item.source): an image question needs a multimodal model (config.json with text_config and vision_config)")
-        }
+        let (m, encoding, prompt, promptTokens) = try prepare(item, image: image, mode: mode)
         let c = m.config
-        let pixels = c.imagePreprocessor
-        do {
-            let decoded = try ImageDecoder.decode(path: image)
-            pixels.process(decoded, into: encoding.vision.pixels.data)
-        } catch {
-            throw EvalError("\(item.source): \(error)")
-        }
-        var question = item.question
-        if mode == .letter {
-            question += "\n" + item.choices.enumerated().map { "\(SuiteLoader.letters[$0.offset]). \($0.element)" }.joined(separator: "\n")
-        }
-        let prompt = try ChatFormat.resolve(template, tokenizer: tokenizer).generationPrompt(SpecialTokens.image + "\n" + question)
-        let promptTokens = tokenizer.encode(prompt)
         let routed = moe && m.moe != nil
         let (tokens, routing) = m.visualTokens(encoding, guidance: routed ? .prompts([bos + promptTokens]) : nil)
-        if routed, let weights = routing.first ?? nil { self.routing.append((item.language, weights)) }
+        if routed, let route = routing.first ?? nil { self.routing.append((item.language, route)) }
         let imageToken = Int32(c.imageTokenIndex)
         let context = bos + ImagePlaceholders.expand(promptTokens, imageToken: imageToken, count: m.imageTokens)
         let visual = VisualTokens(tokens: tokens, placement: context.withUnsafeBufferPointer {
@@ -168,6 +153,35 @@ public final class Evaluator {
         let labels = mode == .letter ? item.choices.indices.map { SuiteLoader.letters[$0] } : item.choices
         let conts = labels.map { continuation(of: promptTokens, prompt, $0) }
         return (try scorer.score(context: context, continuations: conts, visual: visual), labels)
+    }
+
+    /// Parrot's route of an image question (the tower, the projector and the router only, no
+    /// scoring); nil when the model has no MoE.
+    public func route(_ item: MultipleChoiceItem, image: String) throws -> ParrotRoute? {
+        let (m, encoding, _, promptTokens) = try prepare(item, image: image, mode: .continuation)
+        guard m.moe != nil else { return nil }
+        return m.visualTokens(encoding, guidance: .prompts([bos + promptTokens])).routing.first ?? nil
+    }
+
+    /// The image of `item` preprocessed into the encoding's pixels, and its prompt (a user turn
+    /// holding `<image>` and the question, lettered choices in letter mode) and the prompt's tokens.
+    private func prepare(_ item: MultipleChoiceItem, image: String, mode: ScoringMode) throws
+        -> (MultimodalModel, ImageEncoding, String, [Int32]) {
+        guard let m = multimodal, let encoding else {
+            throw EvalError("\(item.source): an image question needs a multimodal model (config.json with text_config and vision_config)")
+        }
+        do {
+            let decoded = try ImageDecoder.decode(path: image)
+            m.config.imagePreprocessor.process(decoded, into: encoding.vision.pixels.data)
+        } catch {
+            throw EvalError("\(item.source): \(error)")
+        }
+        var question = item.question
+        if mode == .letter {
+            question += "\n" + item.choices.enumerated().map { "\(SuiteLoader.letters[$0.offset]). \($0.element)" }.joined(separator: "\n")
+        }
+        let prompt = try ChatFormat.resolve(template, tokenizer: tokenizer).generationPrompt(SpecialTokens.image + "\n" + question)
+        return (m, encoding, prompt, tokenizer.encode(prompt))
     }
 
     /// Scores a whole suite. `progress(done, total)` is called after each item.

@@ -30,6 +30,26 @@ struct Tally {
         accBytes += s.accBytes == true ? 1 : 0
     }
 
+    /// The counts behind `score` (each rate times n, which recovers the integer count exactly).
+    init(_ score: Score) {
+        n = score.n
+        func count(_ rate: Double?) -> Int { Int(((rate ?? 0) * Double(score.n)).rounded()) }
+        acc = count(score.acc)
+        accNorm = count(score.accNorm)
+        accBytes = count(score.accBytes)
+    }
+
+    init() {}
+
+    static func + (a: Tally, b: Tally) -> Tally {
+        var t = a
+        t.n += b.n
+        t.acc += b.acc
+        t.accNorm += b.accNorm
+        t.accBytes += b.accBytes
+        return t
+    }
+
     /// The accuracies; the normalised ones only in continuation mode.
     func score(continuation: Bool) -> Score {
         let d = Double(max(n, 1))

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 
 /// One table over several training runs' output directories: per run, each suite's score before
 /// training and after the last stage (from `forgetting.json`), and the wall time (from
@@ -8,8 +9,9 @@ public struct RunComparison: Sendable {
         public let name: String
         public let seed: Int?
         public let seconds: Double?
-        /// Suite → (metric, initial, last) for the suite's metric, and acc too when the metric is another.
-        public let scores: [String: [(metric: String, initial: Double?, last: Double?)]]
+        /// Suite → (metric, initial, previous, last) for the suite's metric, and acc too when the
+        /// metric is another; `previous` is the evaluation before the last stage's.
+        public let scores: [String: [(metric: String, initial: Double?, previous: Double?, last: Double?)]]
         /// The task sequence's metrics (`continual.json`), when the run had one.
         public let continual: ContinualMetrics?
     }
@@ -27,14 +29,14 @@ public struct RunComparison: Sendable {
                   let bySuite = json["suites"] as? [String: [String: Any]] else {
                 throw EvalError("\(file): not a forgetting report (expected 'points' and 'suites')")
             }
-            var scores: [String: [(String, Double?, Double?)]] = [:]
+            var scores: [String: [(String, Double?, Double?, Double?)]] = [:]
             for (suite, entry) in bySuite.sorted(by: { $0.key < $1.key }) {
                 if !suites.contains(suite) { suites.append(suite) }
                 let metric = entry["metric"] as? String ?? "acc"
                 let metrics = metric == "acc" ? ["acc"] : ["acc", metric]
                 scores[suite] = metrics.map { m in
                     let values = (entry[m == metric ? "values" : m] as? [Any] ?? []).map { $0 as? Double }
-                    return (m, values.first ?? nil, values.last ?? nil)
+                    return (m, values.first ?? nil, values.count > 1 ? values[values.count - 2] : nil, values.last ?? nil)
                 }
             }
             var seed: Int?, seconds: Double?
@@ -47,6 +49,13 @@ public struct RunComparison: Sendable {
             runs.append(Run(name: URL(fileURLWithPath: dir).lastPathComponent, seed: seed, seconds: seconds, scores: scores, continual: continual))
         }
         return RunComparison(runs: runs, suites: suites)
+    }
+
+    /// Only the suites matching one of `patterns` (globs; none: every suite).
+    public func keeping(suites patterns: [String]) -> RunComparison {
+        guard !patterns.isEmpty else { return self }
+        let kept = suites.filter { s in patterns.contains { Glob.matches(s, pattern: $0) } }
+        return RunComparison(runs: runs, suites: kept)
     }
 
     /// The run's name without a trailing `-seedN`.
@@ -94,6 +103,42 @@ public struct RunComparison: Sendable {
             let members = runs.filter { Self.group($0.name) == g }
             if members.count > 1 { out += row("**\(g) (mean)**", "\(members.count) seeds", members) }
         }
+        return out
+    }
+
+    /// The Markdown table of each run's last stage against the evaluation before it: one row per
+    /// suite (its own metric), one column per run, a mean row per family of two or more suites
+    /// named `<family>-<x>`, and the wall time. One `before` column when every run started from
+    /// the same scores (branches from one checkpoint), else each cell reads before → after.
+    public func lastStageMarkdown() -> String {
+        func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
+        func primary(_ run: Run, _ suite: String) -> (metric: String, initial: Double?, previous: Double?, last: Double?)? { run.scores[suite]?.last }
+        let metricOf = Dictionary(uniqueKeysWithValues: suites.compactMap { s in runs.lazy.compactMap { primary($0, s) }.first.map { (s, $0.metric) } })
+        let shared = suites.allSatisfy { s in Set(runs.map { primary($0, s)?.previous.map { String(format: "%.6f", $0) } ?? "–" }).count == 1 }
+        var out = "| suite | metric |" + (shared ? " before |" : "") + runs.map { " \($0.name) |" }.joined() + "\n"
+        out += "|---|---|" + (shared ? "---:|" : "") + runs.map { _ in "---:|" }.joined() + "\n"
+        func cell(_ before: Double?, _ after: Double?) -> String {
+            let delta = before.flatMap { b in after.map { String(format: " (%+.4f)", $0 - b) } } ?? ""
+            return shared ? f(after) + delta : "\(f(before)) → \(f(after))\(delta)"
+        }
+        func line(_ name: String, _ metric: String, _ values: [(previous: Double?, last: Double?)]) -> String {
+            "| \(name) | \(metric) |" + (shared ? " \(f(values.first?.previous)) |" : "") + values.map { " \(cell($0.previous, $0.last)) |" }.joined() + "\n"
+        }
+        for s in suites { out += line(s, metricOf[s] ?? "acc", runs.map { (primary($0, s)?.previous, primary($0, s)?.last) }) }
+        var families: [String] = []
+        for s in suites { if let r = s.range(of: "-", options: .backwards), !families.contains(String(s[..<r.lowerBound])) { families.append(String(s[..<r.lowerBound])) } }
+        for family in families {
+            func familyOf(_ s: String) -> String? { s.range(of: "-", options: .backwards).map { String(s[..<$0.lowerBound]) } }
+            let first = suites.first { familyOf($0) == family }!
+            let members = suites.filter { familyOf($0) == family && metricOf[$0] == metricOf[first] }
+            guard members.count > 1 else { continue }
+            let values = runs.map { run -> (Double?, Double?) in
+                let previous = members.compactMap { primary(run, $0)?.previous }, last = members.compactMap { primary(run, $0)?.last }
+                return (previous.count == members.count ? mean(previous) : nil, last.count == members.count ? mean(last) : nil)
+            }
+            out += line("**\(family) (mean of \(members.count))**", metricOf[members[0]] ?? "acc", values)
+        }
+        out += "| wall time (whole run) | |" + (shared ? " |" : "") + runs.map { " \($0.seconds.map { String(format: "%.1f s", $0) } ?? "–") |" }.joined() + "\n"
         return out
     }
 

@@ -108,9 +108,16 @@ extension EvalCommand {
             discussion: "Reads OUTPUT_DIR/forgetting.json and OUTPUT_DIR/run_summary.json of each run. Runs named NAME-seedN also get a mean row per NAME.")
 
         @Argument(help: "Training output directories.") var directories: [String]
+        @Flag(help: "One row per suite, one column per run: each run's last stage against the evaluation before it (runs branched from one checkpoint side by side).")
+        var lastStage = false
+        @Option(name: .customLong("suite"), help: "Only the suites whose names match this glob (repeatable), e.g. 'scenes-*'.")
+        var suites: [String] = []
 
         func run() throws {
-            try runReportingErrors { print(try RunComparison.load(directories).markdown(), terminator: "") }
+            try runReportingErrors {
+                let comparison = try RunComparison.load(directories).keeping(suites: suites)
+                print(lastStage ? comparison.lastStageMarkdown() : comparison.markdown(), terminator: "")
+            }
         }
     }
 }

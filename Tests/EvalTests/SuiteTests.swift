@@ -1,4 +1,5 @@
 import Eval
+import Model
 import Foundation
 import TestSupport
 import Testing
@@ -152,13 +153,41 @@ struct SuiteTests {
         #expect(message { _ = try SuiteLoader.load(base64) }.contains("'image_path' column"))
     }
 
-    /// The router report averages each language's routing weights per expert.
+    /// The router report averages each language's routing weights per expert, and their entropy.
     @Test func routerReportMeans() {
-        let report = RouterReport([("en", [0.5, 0.5]), ("zh", [1, 0]), ("en", [0.7, 0.3])])
+        func r(_ w: [Float]) -> ParrotRoute { ParrotRoute(weights: w, guide: [0]) }
+        let report = RouterReport([("en", r([0.5, 0.5])), ("zh", r([1, 0])), ("en", r([0.7, 0.3]))])
         #expect(report.languages == ["en", "zh"] && report.counts == [2, 1])
         #expect(abs(report.mean[0][0] - 0.6) < 1e-6 && abs(report.mean[0][1] - 0.4) < 1e-6 && report.mean[1] == [1, 0])
-        #expect(report.markdown().contains("| zh | 1 | 1.000 | 0.000 |"))
+        // H(0.5, 0.5) = ln 2 = 0.693147; H(0.7, 0.3) = 0.610864; zh: one expert, 0.
+        #expect(abs(report.entropy[0] - (0.693_147 + 0.610_864) / 2) < 1e-5 && report.entropy[1] == 0)
+        #expect(report.guideCentroidAccuracy == nil)  // zh has one image: no leave-one-out centroid
+        #expect(report.markdown().contains("| zh | 1 | 1.000 | 0.000 | 0.000 | – |"), "\(report.markdown())")
         #expect(report.svg().hasPrefix("<svg") && report.svg().contains(">E1</text>"))
+    }
+
+    /// g's leave-one-out nearest-centroid accuracy, worked by hand on the line.
+    /// en at 0, 1, 2 and zh at 10, 11, 4: without it, zh's 4 has centroid 10.5 (distance 6.5)
+    /// against en's 1 (distance 3): wrong; every other point is nearest its own centroid. 5/6.
+    @Test func guideCentroidAccuracy() throws {
+        func r(_ g: Float) -> ParrotRoute { ParrotRoute(weights: [1], guide: [g]) }
+        let report = RouterReport([("en", r(0)), ("en", r(1)), ("en", r(2)), ("zh", r(10)), ("zh", r(11)), ("zh", r(4))])
+        #expect(report.guideAccuracy == [1, 2.0 / 3])
+        #expect(abs(try #require(report.guideCentroidAccuracy) - 5.0 / 6) < 1e-12)
+        #expect(report.markdown().contains("0.833 of 6 images (chance 0.500)"), "\(report.markdown())")
+    }
+
+    /// The trace keeps the last probe per global step and tabulates each language's entropy.
+    @Test func routerTraceRoundTrip() throws {
+        let path = TestPaths.temporaryDirectory("trace") + "/router_trace.jsonl"
+        func report(_ w: Float) -> RouterReport { RouterReport([("en", ParrotRoute(weights: [w, 1 - w], guide: [0])), ("en", ParrotRoute(weights: [w, 1 - w], guide: [1]))]) }
+        try RouterTraceEntry.append(RouterTraceEntry(stage: "instruct", step: 0, globalStep: 10, report: report(0.5)), to: path)
+        try RouterTraceEntry.append(RouterTraceEntry(stage: "instruct", step: 5, globalStep: 15, report: report(0.9)), to: path)
+        try RouterTraceEntry.append(RouterTraceEntry(stage: "instruct", step: 5, globalStep: 15, report: report(1)), to: path)  // resumed
+        let entries = try RouterTraceEntry.load(path)
+        #expect(entries.map(\.globalStep) == [10, 15] && entries[1].router.entropy == [0])
+        let table = RouterTraceEntry.markdown(entries)
+        #expect(table.contains("| instruct | 0 | 0.693 | – |") && table.contains("| instruct | 5 | 0.000 | – |"), "\(table)")
     }
 
     /// A 100 KB question is refused by name before anything tokenizes it.

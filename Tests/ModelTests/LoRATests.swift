@@ -80,15 +80,16 @@ struct LoRATests {
         #expect(DecoderModel(config: Self.config).mergingLoRA() == nil)
     }
 
-    /// A recipe trains LoRA alone (the base frozen) and resumes to the same losses; the checkpoint
-    /// records `lora` in config.json and loads back with it.
+    /// A stage without `trainable` trains LoRA alone (the base frozen) and resumes to the same
+    /// losses; the checkpoint records `lora` in config.json and loads back with it.
     @Test func trainsAndResumesExactly() throws {
         let dir = TestPaths.temporaryDirectory("lora")
         try ToyWorld(seed: 5, entities: 6).write(to: dir + "/data", variants: 2)
         func recipe() throws -> Recipe {
             var yaml = TinyRecipe.yaml(directory: dir, pretrainSteps: 6, chatSteps: 4)
             yaml = yaml.replacingOccurrences(of: "model:\n", with: "model:\n  lora: {r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj, down_proj]}\n")
-            yaml = yaml.replacingOccurrences(of: "  - name: chat\n", with: "  - name: chat\n    trainable: [\"*lora_*\"]\n")
+            // pretrain trains the base alone; chat gives no `trainable`: with LoRA, LoRA alone trains.
+            yaml = yaml.replacingOccurrences(of: "  - name: pretrain\n", with: "  - name: pretrain\n    trainable: [\"*\", \"!*lora_*\"]\n")
             return try RecipeLoader.decode(yaml, file: "lora.yaml")
         }
         var options = TrainOptions()
@@ -105,5 +106,43 @@ struct LoRATests {
         let latest = try #require(try Checkpoint.latest(outputDir: dir + "/out"))
         let loaded = try LoadedModel(directory: latest)
         #expect(loaded.decoder.config.lora?.rank == 4 && loaded.decoder.adapters.contains { $0 is LoRAAdapter })
+        // The base stayed frozen through the LoRA stage; the adapters moved (B left zero).
+        let before = try LoadedModel(directory: dir + "/out/checkpoints/pretrain-step6").decoder.parameters
+        let after = loaded.decoder.parameters
+        for name in ["model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight", "model.embed_tokens.weight"] {
+            #expect(before.value(name).array == after.value(name).array, "\(name) changed")
+        }
+        #expect(before.value("model.layers.0.self_attn.v_proj.lora_B.weight").array.allSatisfy { $0 == 0 })
+        #expect(after.value("model.layers.0.self_attn.v_proj.lora_B.weight").array.contains { $0 != 0 })
+    }
+
+    /// Attached in either order, the adapters lie in the config's order (Wings, then LoRA), as a
+    /// decoder loaded from the same config.json lays them, and every tensor keeps its value.
+    @Test func attachingOrderIsTheConfigs() {
+        let base = DecoderModel(config: Self.config)
+        base.initialize(seed: 5, std: 0.3)
+        let withLoRA = base.attaching(Self.lora, seed: 6)
+        let a = withLoRA.parameters.value("model.layers.1.mlp.up_proj.lora_A.weight").array
+        let both = withLoRA.attaching(WingsConfig(rank: 2, routerMaxKeys: 5), seed: 7)
+        #expect(both.parameters.table.map(\.name) == DecoderModel(config: both.config).parameters.table.map(\.name))
+        #expect(both.adapters.first is WingsAdapter && both.adapters.last is LoRAAdapter)
+        #expect(both.parameters.value("model.layers.1.mlp.up_proj.lora_A.weight").array == a)
+    }
+
+    /// config.json's `lora`: PEFT's "all-linear"; PEFT's switches only at their neutral values;
+    /// an empty layer list refused; each message names the file and key.
+    @Test func configKeys() throws {
+        let dir = TestPaths.temporaryDirectory("lora-config")
+        func load(_ lora: String) -> String {
+            let path = dir + "/config.json"
+            let json = #"{"model_type": "llama", "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 12, "vocab_size": 11, "lora": "# + lora + "}"
+            try! json.write(toFile: path, atomically: true, encoding: .utf8)
+            do { return "\(try DecoderConfig.load(path: path).lora!.targetModules.count) modules" } catch { return "\(error)" }
+        }
+        #expect(load(#"{"r": 2, "lora_alpha": 4, "target_modules": "all-linear", "use_rslora": false, "bias": "none"}"#) == "7 modules")
+        #expect(load(#"{"r": 2, "target_modules": ["q_proj"], "use_rslora": true}"#).contains("config.json: 'lora.use_rslora' is 1: not supported (only its default)"))
+        #expect(load(#"{"r": 2, "target_modules": ["q_proj"], "megabytes": 3}"#).contains("'lora.megabytes' is not a LoRA key"))
+        #expect(load(#"{"r": 2, "target_modules": "attention"}"#).contains("'attention': give a list of q_proj"))
+        #expect(load(#"{"r": 2, "layers_to_transform": []}"#).contains("'lora.layers_to_transform' is empty"))
     }
 }

@@ -27,7 +27,8 @@ struct RecipeTests {
 
     @Test func validRecipeDecodesWithDefaults() throws {
         let r = try RecipeLoader.decode(TinyRecipe.yaml(directory: dir), file: "recipe.yaml")
-        #expect(r.stages.count == 2 && r.stages[0].template == nil && r.stages[0].trainable == ["*", "!*.wings.*"])
+        #expect(r.stages.count == 2 && r.stages[0].template == nil && r.stages[0].trainable == nil
+                && r.stages[0].trainablePatterns(lora: false) == ["*", "!*.wings.*"] && r.stages[0].trainablePatterns(lora: true) == LoRAConfig.trainableGlobs)
         #expect(r.stages[1].gradientAccumulationSteps == 2 && r.stages[1].data[1].weight == 0.5)
         #expect(r.model.architecture?.numKeyValueHeads == 2)
     }

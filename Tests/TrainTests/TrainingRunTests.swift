@@ -262,6 +262,11 @@ struct TrainingRunTests {
         let router = try JSONDecoder().decode(RouterReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(dir)/parrot/eval/instruct/router.json")))
         #expect(router.languages == ["en", "zh"] && router.counts == [8, 8] && router.experts == 3)
         #expect(try String(contentsOfFile: "\(dir)/parrot/router.svg", encoding: .utf8).hasPrefix("<svg"))
+        #expect(router.entropy.count == 2 && router.entropy.allSatisfy { $0 >= 0 && $0 <= log(3) + 1e-9 })
+        // The router probed over training: at instruct's start and every logging step, instruct only.
+        let trace = try RouterTraceEntry.load("\(dir)/parrot/router_trace.jsonl")
+        #expect(trace.first?.step == 0 && trace.last?.step == 4 && trace.allSatisfy { $0.stage == "instruct" }, "\(trace.map(\.step))")
+        #expect(try String(contentsOfFile: "\(dir)/parrot/router.md", encoding: .utf8).contains("## Over training"))
     }
 
     /// Replay and EWC in the second stage: the buffer joins the data, the Fisher is estimated from

@@ -98,6 +98,7 @@ public enum HuggingFaceExport {
     static func llavaConfig(_ c: MultimodalConfig) throws -> Data {
         var text = try JSONSerialization.jsonObject(with: c.textConfig.jsonData()) as! [String: Any]
         text.removeValue(forKey: "wings")
+        text.removeValue(forKey: "lora")
         var vision = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c.visionConfig)) as! [String: Any]
         if !c.visionConfig.hasClassToken { vision["vision_use_head"] = false }
         let object: [String: Any] = [

@@ -34,6 +34,7 @@ enum DecoderConfigKeys {
             return ModelError("\(file): \(shown) \(why)")
         }
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
+            if key == "lora", let nested = value as? [String: Any] { try LoRAConfig.checkKeys(nested, file: file) }
             if honoured.contains(key) || ignored.contains(key) { continue }
             switch key {
             case "attention_dropout":

@@ -75,9 +75,15 @@ public final class DecoderModel: @unchecked Sendable {
     }
 
     /// A copy of this decoder with the adapter `spec` attached fresh (`DecoderAdapter.initialize`
-    /// with `seed`): it computes exactly what this one computes until the adapter trains.
+    /// with `seed`): it computes exactly what this one computes until the adapter trains. Adapters
+    /// that config.json records take its order (`DecoderConfig.adapterSpecs`), whatever the order
+    /// they were attached in, so the copy's tensors lie as a decoder loaded from that config lays
+    /// them; adapters it does not record follow, in the order they were attached.
     public func attaching(_ spec: any DecoderAdapterSpec, seed: UInt64) -> DecoderModel {
-        let grown = DecoderModel(config: spec.recorded(in: config), adapters: adapterSpecs + [spec])
+        let recorded = spec.recorded(in: config)
+        let unrecorded = Array(adapterSpecs.dropFirst(config.adapterSpecs.count))
+            + (recorded.adapterSpecs.count > config.adapterSpecs.count ? [] : [spec])
+        let grown = DecoderModel(config: recorded, adapters: recorded.adapterSpecs + unrecorded)
         for adapter in grown.adapters { adapter.initialize(grown.parameters, seed: seed) }
         // Every tensor this decoder has (adapters attached before included) keeps its value.
         for (i, p) in parameters.table.enumerated() { grown.parameters.value(p.name).copy(from: parameters.value(at: i)) }

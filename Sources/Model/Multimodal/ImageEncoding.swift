@@ -25,6 +25,18 @@ public enum ParrotGuidance {
     case prompts([[Int32]?])
 }
 
+/// How Parrot's router saw one image: its routing weights p (E) and its guidance vector
+/// g = αT (C), the prompt's text embeddings pooled by the class token's attention.
+public struct ParrotRoute: Sendable {
+    public let weights: [Float]
+    public let guide: [Float]
+
+    public init(weights: [Float], guide: [Float]) {
+        self.weights = weights
+        self.guide = guide
+    }
+}
+
 extension MultimodalModel {
     /// Buffers for up to `images` images; the MoE's guidance may span up to `maxGuidance` text
     /// rows. `routedOneByOne`: the MoE routes one image at a time (inference's `.prompts`
@@ -38,7 +50,7 @@ extension MultimodalModel {
     /// `guidance` is given and the model has Parrot's MoE, the MoE. Returns the tokens,
     /// (images·F, C) with image b's at rows b·F ..< b·F + F, and the MoE's routing weights of
     /// each image routed one by one (`.prompts`; nil for a slot without an image).
-    public func visualTokens(_ e: ImageEncoding, guidance: ParrotGuidance?) -> (tokens: Tensor, routing: [[Float]?]) {
+    public func visualTokens(_ e: ImageEncoding, guidance: ParrotGuidance?) -> (tokens: Tensor, routing: [ParrotRoute?]) {
         let F = imageTokens, C = config.textConfig.hiddenSize
         encoder.forward(e.vision)
         projector.forward(e.vision.features.reshaped([e.vision.batch * F, config.visionConfig.hiddenSize]), e.projected)
@@ -59,8 +71,8 @@ extension MultimodalModel {
 
     /// Parrot at inference: replaces one image's projected tokens `visual` (F, C) in place with
     /// the MoE's output, guided by the embeddings of `guidanceTokens` (its prompt's text, without
-    /// the image placeholders). Returns the routing weights (E). `acts` needs room for one image.
-    private func route(_ visual: Tensor, guidanceTokens: [Int32], _ acts: ParrotMoE.Activations) -> [Float] {
+    /// the image placeholders). Returns its route. `acts` needs room for one image.
+    private func route(_ visual: Tensor, guidanceTokens: [Int32], _ acts: ParrotMoE.Activations) -> ParrotRoute {
         let moe = moe!, C = config.textConfig.hiddenSize, F = imageTokens
         let tokens = Array(guidanceTokens.filter { $0 != Int32(config.imageTokenIndex) }.suffix(acts.maxGuidance))
         let text = Tensor(acts.guidanceText.data, shape: [tokens.count, C])
@@ -69,6 +81,7 @@ extension MultimodalModel {
         }
         moe.forward(h: Tensor(visual.data, shape: [F, C]), text: text, guidance: [Array(0..<tokens.count)], acts)
         visual.data.update(from: acts.output.data, count: F * C)
-        return Array(UnsafeBufferPointer(start: acts.weights.data, count: moe.config.numExperts))
+        return ParrotRoute(weights: Array(UnsafeBufferPointer(start: acts.weights.data, count: moe.config.numExperts)),
+                           guide: Array(UnsafeBufferPointer(start: acts.guide.data, count: C)))
     }
 }

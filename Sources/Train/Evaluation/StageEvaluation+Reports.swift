@@ -77,7 +77,10 @@ extension StageEvaluation {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(report), to: "\(outputDir)/eval/\(point)/router.json")
-        let md = "# Parrot routing after \(point)\n\nMean routing weight of each expert over the image questions of each language.\n\n" + report.markdown()
+        var md = "# Parrot routing after \(point)\n\nMean routing weight of each expert over the image questions of each language, "
+            + "the router's mean entropy, and how often an image's guidance vector g is nearest its own language's centroid.\n\n" + report.markdown()
+        let trace = try RouterTraceEntry.load(outputDir + "/" + RouterTraceEntry.file)
+        if !trace.isEmpty { md += "\n## Over training\n\nThe same probe every `logging_steps` of the stages that train through the MoE (`router_trace.jsonl`).\n\n" + RouterTraceEntry.markdown(trace) }
         try AtomicFile.write(Data(md.utf8), to: outputDir + "/router.md")
         try AtomicFile.write(Data(report.svg(title: "Mean routing weight per expert and language (after \(point))").utf8),
                              to: outputDir + "/router.svg")

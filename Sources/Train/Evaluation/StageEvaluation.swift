@@ -65,7 +65,7 @@ final class StageEvaluation {
     /// just trained ran it).
     func evaluate(_ point: String, model: AnyModel, tokenizer: any TextTokenizer, moe: Bool) throws {
         try OutputPath.createDirectory("\(outputDir)/eval/\(point)")
-        var line: [String] = [], routing: [(language: String?, weights: [Float])] = []
+        var line: [String] = [], routing: [(language: String?, route: ParrotRoute)] = [], images: [EvalResult] = []
         for (spec, suite) in zip(specs, suites) {
             if suite.isMultimodal && model.multimodal == nil { continue }
             let evaluator = Evaluator(model: model, tokenizer: tokenizer)
@@ -73,32 +73,49 @@ final class StageEvaluation {
             defer { routing += evaluator.routing }
             let result = try evaluator.run(suite, options: EvalOptions(mode: spec.mode, shots: spec.shots, limit: spec.limit, moe: moe), modelName: point)
             try AtomicFile.write(result.json(), to: resultPath(point, spec.name))
+            if suite.isMultimodal { images.append(result) }
             let value = result.overall.value(of: spec.metric)
             line.append("\(spec.name) \(spec.metric) \(String(format: "%.4f", value))")
         }
         log("eval after \(point == Self.initial ? "nothing (initial model)" : "stage '\(point)'"): " + line.joined(separator: ", "))
         try writeReport()
         if !routing.isEmpty { try writeRouter(RouterReport(routing), point: point) }
-        if point == points.last, let m = model.multimodal { try evaluateMultimodal(m, tokenizer: tokenizer, moe: moe) }
+        if point == points.last, !images.isEmpty { try writeMultimodal(images, point: point) }
     }
 
-    /// After the last stage: every image suite of the block as one suite, scored with accuracy per
-    /// language and per category (subject), in `eval/multimodal.json` (the eval JSON contract).
-    func evaluateMultimodal(_ m: MultimodalModel, tokenizer: any TextTokenizer, moe: Bool) throws {
-        let chosen = zip(specs, suites).filter { $0.1.isMultimodal }
-        guard let first = chosen.first else { return }
-        var bySubject: [String: [MultipleChoiceItem]] = [:]
-        for (_, suite) in chosen {
-            for (name, items) in suite.subjects { bySubject[name, default: []] += items }
-        }
-        let merged = MultipleChoiceSuite(name: "multimodal", subjects: bySubject.keys.sorted().map { ($0, bySubject[$0]!) }, examples: [:])
-        let evaluator = Evaluator(model: m, tokenizer: tokenizer)
-        evaluator.template = first.0.template
-        let options = EvalOptions(mode: first.0.mode, shots: 0, limit: nil, moe: moe)
-        let result = try evaluator.run(merged, options: options, modelName: points.last!)
+    /// After the last stage: the image suites' results pooled into one (`EvalResult.merged`: as
+    /// scoring them as one suite gives), with accuracy per language and per category (subject),
+    /// in `eval/multimodal.json` (the eval JSON contract).
+    func writeMultimodal(_ results: [EvalResult], point: String) throws {
+        let result = EvalResult.merged(results, suite: "multimodal", model: point)
         try AtomicFile.write(result.json(), to: outputDir + "/eval/multimodal.json")
         let languages = (result.languages ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value.acc))" }
         log("multimodal (\(result.overall.n) image questions): acc \(String(format: "%.4f", result.overall.acc)); " + languages.joined(separator: ", ")
             + " -> \(outputDir)/eval/multimodal.json")
+    }
+
+    /// Parrot during training: routes every image question of the block's image suites (tower,
+    /// projector and router only, no scoring) and appends the per-language entropy, mixture and
+    /// g's nearest-centroid accuracy to `router_trace.jsonl`, with a log line.
+    func probeRouter(_ m: MultimodalModel, tokenizer: any TextTokenizer, stage: String, step: Int, globalStep: Int) throws {
+        let started = Date()
+        var routing: [(language: String?, route: ParrotRoute)] = []
+        for (spec, suite) in zip(specs, suites) where suite.isMultimodal {
+            let evaluator = Evaluator(model: m, tokenizer: tokenizer)
+            evaluator.template = spec.template
+            for (_, items) in suite.subjects {
+                for item in items {
+                    guard let image = item.image, let route = try evaluator.route(item, image: image) else { continue }
+                    routing.append((item.language, route))
+                }
+            }
+        }
+        guard !routing.isEmpty else { return }
+        let report = RouterReport(routing)
+        let entry = RouterTraceEntry(stage: stage, step: step, globalStep: globalStep, report: report)
+        try RouterTraceEntry.append(entry, to: outputDir + "/" + RouterTraceEntry.file)
+        log("[\(stage)] step \(step): router entropy " + zip(report.languages, report.entropy).map { "\($0) \(String(format: "%.3f", $1))" }.joined(separator: ", ")
+            + (report.guideCentroidAccuracy.map { String(format: "; g nearest centroid %.3f", $0) } ?? "")
+            + String(format: " (%d images, %.1f s)", routing.count, Date().timeIntervalSince(started)))
     }
 }

@@ -65,7 +65,8 @@ public struct ModelSource: Codable, Sendable, Equatable {
     /// Wings' learners to attach to the decoder (fresh: they change nothing until they train).
     public var wings: WingsConfig?
     /// LoRA on the decoder's projections (PEFT's keys), attached fresh: B = 0 changes nothing
-    /// until it trains; train its tensors with `trainable: ["*lora_*"]`.
+    /// until it trains. A stage without `trainable` then trains the LM through LoRA alone (the
+    /// base frozen, `StageKind.defaultTrainableWithLoRA`); by name: `LoRAConfig.trainableGlobs`.
     public var lora: LoRAConfig?
     /// Parrot's mixture of experts to attach to the projector's output (needs the class token:
     /// `vision_feature_select_strategy: full`).

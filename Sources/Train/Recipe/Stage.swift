@@ -28,6 +28,16 @@ public enum StageKind: String, Codable, Sendable, CaseIterable {
         case .instruct: ["multi_modal_projector.*", "model.*", "lm_head.*"]
         }
     }
+
+    /// The default with LoRA attached: the LM's share trains through LoRA alone, its base frozen
+    /// as PEFT freezes it (Wings' learners stay frozen in text stages, as without LoRA).
+    public var defaultTrainableWithLoRA: [String] {
+        switch self {
+        case .text: LoRAConfig.trainableGlobs
+        case .vision, .align: defaultTrainable
+        case .instruct: ["multi_modal_projector.*"] + LoRAConfig.trainableGlobs
+        }
+    }
 }
 
 /// One training stage.
@@ -40,8 +50,9 @@ public struct Stage: Codable, Sendable, Equatable {
     /// nil: the model's chat template (from its tokenizer_config.json), else ChatML.
     public var template: ChatTemplate?
     public var systemPrompt: String?
-    /// Parameter-name globs that train; everything else is frozen (no gradient or optimizer memory).
-    public var trainable: [String]
+    /// Parameter-name globs that train; everything else is frozen (no gradient or optimizer
+    /// memory). nil: the kind's default (``trainablePatterns(lora:)``).
+    public var trainable: [String]?
     public var learningRate: Float
     public var weightDecay: Float
     public var adamBeta1: Float
@@ -98,7 +109,7 @@ public struct Stage: Codable, Sendable, Equatable {
         evalData = try c.decodeIfPresent([DataSource].self, forKey: .evalData) ?? []
         template = try c.decodeIfPresent(ChatTemplate.self, forKey: .template) ?? kind.defaultTemplate
         systemPrompt = try c.decodeIfPresent(String.self, forKey: .systemPrompt)
-        trainable = try c.decodeIfPresent([String].self, forKey: .trainable) ?? kind.defaultTrainable
+        trainable = try c.decodeIfPresent([String].self, forKey: .trainable)
         learningRate = try c.decode(Float.self, forKey: .learningRate)
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? 0
         adamBeta1 = try c.decodeIfPresent(Float.self, forKey: .adamBeta1) ?? 0.9
@@ -124,6 +135,12 @@ public struct Stage: Codable, Sendable, Equatable {
         twoTeacher = try c.decodeIfPresent(TwoTeacherSpec.self, forKey: .twoTeacher)
         distillation = try c.decodeIfPresent(DistillationSpec.self, forKey: .distillation)
         featureAugmentation = try c.decodeIfPresent(FeatureAugmentationSpec.self, forKey: .featureAugmentation)
+    }
+
+    /// The globs that train: the recipe's `trainable`, else the kind's default, which with LoRA
+    /// attached (`lora`) trains the LM through LoRA alone (`StageKind.defaultTrainableWithLoRA`).
+    public func trainablePatterns(lora: Bool) -> [String] {
+        trainable ?? (lora ? kind.defaultTrainableWithLoRA : kind.defaultTrainable)
     }
 
     /// Whether Parrot's MoE runs in this stage.

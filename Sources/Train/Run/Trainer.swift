@@ -71,7 +71,7 @@ public final class Trainer {
             let plan = try StagePlan(recipe: recipe, index: index, model: model, tokenizer: tokenizer, resume: resume,
                                      checkpoint: resume == nil ? nil : try Checkpoint.latest(outputDir: out), communicator: communicator,
                                      log: options.log)
-            guard try train(plan, tokenizer: tokenizer, logs: logs, globalStep: &globalStep) else {
+            guard try train(plan, tokenizer: tokenizer, logs: logs, evaluation: evaluation, globalStep: &globalStep) else {
                 summary.seconds = Date().timeIntervalSince(started)
                 return summary
             }
@@ -121,11 +121,19 @@ public final class Trainer {
     }
 
     /// Runs `plan`'s remaining steps, recording each and checkpointing on schedule. Returns false
-    /// when `stopAfterGlobalStep` interrupted the run.
-    func train(_ plan: StagePlan, tokenizer: any TextTokenizer, logs: RunLog?, globalStep: inout Int) throws -> Bool {
+    /// when `stopAfterGlobalStep` interrupted the run. A stage that trains through Parrot's MoE
+    /// probes the router at its start and every `logging_steps` (`StageEvaluation.probeRouter`).
+    func train(_ plan: StagePlan, tokenizer: any TextTokenizer, logs: RunLog?, evaluation: StageEvaluation?, globalStep: inout Int) throws -> Bool {
         let stage = plan.stage
         let progress = Progress(label: stage.name, total: plan.totalSteps, startStep: plan.step, every: stage.loggingSteps,
                                 terminal: options.terminal, log: options.log)
+        let probe = stage.usesParrotMoE ? plan.model.multimodal.flatMap { $0.moe == nil ? nil : $0 } : nil
+        func probeRouter() throws {
+            guard let evaluation, let probe else { return }
+            progress.interrupt()
+            try evaluation.probeRouter(probe, tokenizer: tokenizer, stage: stage.name, step: plan.step, globalStep: globalStep)
+        }
+        if plan.step == 0 { try probeRouter() }
         var lastLoss: Float = .nan
         while !plan.isComplete {
             if let stop = options.stopAfterGlobalStep, globalStep >= stop {
@@ -142,6 +150,7 @@ public final class Trainer {
             summary.losses.append(lastLoss)
             try logs?.write(record)
             progress.update(step: record.step, loss: record.loss, lr: record.lr, tokensPerSecond: record.tokensPerSecond)
+            if plan.step % stage.loggingSteps == 0 || plan.isComplete { try probeRouter() }
             if communicator.isMain, let evalSet = plan.evalSet, let every = stage.evalSteps, plan.step % every == 0 || plan.isComplete {
                 let loss = plan.runner.meanLoss(over: evalSet)
                 progress.interrupt()

@@ -96,11 +96,13 @@ final class StagePlan {
                                           remedy: "lower per_device_train_batch_size (raising gradient_accumulation_steps keeps the batch) or model_max_length")
     }
 
-    /// Makes the stage's `trainable` tensors train (a text stage: the decoder's only); returns their names.
+    /// Makes the stage's `trainable` tensors train (a text stage: the decoder's only); returns their
+    /// names. Without `trainable` in the recipe, a decoder with LoRA trains through LoRA alone.
     static func setTrainable(_ stage: Stage, _ model: AnyModel) throws -> [String] {
-        let trainable = model.setTrainable(matching: stage.trainable, decoderOnly: !stage.kind.isMultimodal)
+        let patterns = stage.trainablePatterns(lora: model.decoder.config.lora != nil)
+        let trainable = model.setTrainable(matching: patterns, decoderOnly: !stage.kind.isMultimodal)
         guard !trainable.isEmpty else {
-            throw TrainError("stage '\(stage.name)': 'trainable' \(stage.trainable) matches no parameter (names look like model.layers.0.mlp.up_proj.weight, multi_modal_projector.linear_1.weight, vision_tower.vision_model.*)")
+            throw TrainError("stage '\(stage.name)': 'trainable' \(patterns) matches no parameter (names look like model.layers.0.mlp.up_proj.weight, multi_modal_projector.linear_1.weight, vision_tower.vision_model.*)")
         }
         return trainable
     }

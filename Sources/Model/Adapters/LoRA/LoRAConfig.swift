@@ -39,7 +39,14 @@ public struct LoRAConfig: Codable, Sendable, Equatable {
         rank = r
         alpha = try c.decodeIfPresent(Float.self, forKey: .loraAlpha) ?? c.decodeIfPresent(Float.self, forKey: .alpha) ?? Float(r)
         dropout = try c.decodeIfPresent(Float.self, forKey: .loraDropout) ?? c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
-        let names = try c.decodeIfPresent([String].self, forKey: .targetModules) ?? ["q_proj", "v_proj"]
+        // PEFT's "all-linear": every linear projection of the decoder layers (not lm_head).
+        let names = try (try? c.decodeIfPresent(String.self, forKey: .targetModules)).flatMap { name -> [String]? in
+            guard name == "all-linear" else {
+                throw DecodingError.dataCorruptedError(forKey: .targetModules, in: c,
+                                                       debugDescription: "'\(name)': give a list of \(Projection.allCases.map(\.rawValue).joined(separator: ", ")), or \"all-linear\"")
+            }
+            return Projection.allCases.map(\.rawValue)
+        } ?? c.decodeIfPresent([String].self, forKey: .targetModules) ?? ["q_proj", "v_proj"]
         targetModules = try names.map { name in
             guard let p = Projection(rawValue: name) else {
                 throw DecodingError.dataCorruptedError(forKey: .targetModules, in: c,
@@ -62,8 +69,29 @@ public struct LoRAConfig: Codable, Sendable, Equatable {
     /// α / r.
     public var scale: Float { alpha / Float(rank) }
 
+    /// Globs naming every LoRA tensor of a decoder and nothing else (not Wings' learners, whose
+    /// tensors are also named `…lora_A.weight`).
+    public static let trainableGlobs = ["model.layers.*.self_attn.*.lora_*", "model.layers.*.mlp.*.lora_*"]
+
     /// The layers with adapters in a decoder of `count` layers, ascending.
     public func chosenLayers(of count: Int) -> [Int] { layers.map { Array(Set($0)).sorted() } ?? Array(0..<count) }
+
+    /// PEFT's switches that would change the maths, accepted only with the value that changes nothing.
+    static let neutralPEFTKeys: [String: @Sendable (Any) -> Bool] = [
+        "use_rslora": { ($0 as? Bool) == false }, "use_dora": { ($0 as? Bool) == false },
+        "fan_in_fan_out": { ($0 as? Bool) == false }, "bias": { ($0 as? String) == "none" },
+    ]
+
+    /// The keys of a `config.json`'s `lora` object: each one read here, or one of PEFT's switches
+    /// at its neutral value; anything else is refused by name (`use_rslora: true` scales by α/√r,
+    /// which this project does not compute).
+    public static func checkKeys(_ object: [String: Any], file: String) throws {
+        let known = Set(CodingKeys.allCases.map(\.stringValue))
+        for (key, value) in object.sorted(by: { $0.key < $1.key }) where !known.contains(key) {
+            guard let neutral = neutralPEFTKeys[key] else { throw ModelError("\(file): 'lora.\(key)' is not a LoRA key this project implements") }
+            guard neutral(value) else { throw ModelError("\(file): 'lora.\(key)' is \(value): not supported (only its default)") }
+        }
+    }
 
     public func validate(file: String, layerCount: Int) throws {
         guard rank > 0 else { throw ModelError("\(file): 'lora.r' must be positive, got \(rank)") }
@@ -74,6 +102,7 @@ public struct LoRAConfig: Codable, Sendable, Equatable {
         guard !targetModules.isEmpty, Set(targetModules).count == targetModules.count else {
             throw ModelError("\(file): 'lora.target_modules' must name each of q_proj … down_proj at most once, and at least one")
         }
+        if layers?.isEmpty == true { throw ModelError("\(file): 'lora.layers_to_transform' is empty: name at least one layer, or leave the key out for all") }
         if let bad = layers?.first(where: { !(0..<layerCount).contains($0) }) {
             throw ModelError("\(file): 'lora.layers_to_transform' names layer \(bad); the decoder has layers 0...\(layerCount - 1)")
         }
