@@ -3,8 +3,9 @@ import Tensor
 
 extension BatchGenerator {
     /// Whether ``generate(stream:seeds:slots:onFinish:onFailure:)`` can hand finished slots to
-    /// new requests: a decoder without adapters (an adapter's cache state assumes one shared position).
-    public var refillsSlots: Bool { decoder.adapters.isEmpty }
+    /// new requests: a decoder whose adapters are row-independent (LoRA); Wings' learners' cache
+    /// state assumes one shared position.
+    public var refillsSlots: Bool { decoder.adapters.allSatisfy(\.rowIndependent) }
 
     /// Completes `requests` with at most `slots` sequences in flight. Each request's prompt is
     /// prefilled alone, then joins the batch, which decodes one token per sequence a step (a step

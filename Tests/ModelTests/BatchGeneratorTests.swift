@@ -3,20 +3,29 @@ import Foundation
 import Infer
 import Model
 import TestSupport
+import Tensor
 import Testing
 import Tokenizer
 
 struct BatchGeneratorTests {
     let tokenizer = try! SentencePieceTokenizer(path: TestPaths.root + "/tokenizers/toyworld.model")
 
-    func multimodal() -> MultimodalModel {
+    /// `lora`: with LoRA on every projection, its B drawn too (a trained adapter, not a fresh one).
+    func multimodal(lora: Bool = false) -> MultimodalModel {
         let text = DecoderConfig(modelType: "qwen2", hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
                                  intermediateSize: 24, vocabSize: 521, maxPositionEmbeddings: 96)
         let vision = VisionConfig(hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 2, numAttentionHeads: 2, imageSize: 16, patchSize: 8)
-        let m = MultimodalModel(config: MultimodalConfig(textConfig: text, visionConfig: vision, imageTokenIndex: Int(tokenizer.id(of: "<image>")!)))
+        var m = MultimodalModel(config: MultimodalConfig(textConfig: text, visionConfig: vision, imageTokenIndex: Int(tokenizer.id(of: "<image>")!)))
         m.decoder.initialize(seed: 1, std: 0.5)
         m.encoder.initialize(seed: 2, std: 0.5)
         m.projector.initialize(seed: 3, std: 0.5)
+        guard lora else { return m }
+        m = m.attaching(LoRAConfig(rank: 2, alpha: 4, targetModules: Projection.allCases), seed: 4)
+        var rng = SeededGenerator(seed: 5)
+        for (i, p) in m.decoder.parameters.table.enumerated() where p.name.hasSuffix("lora_B.weight") {
+            let b = m.decoder.parameters.value(at: i)
+            for j in 0..<b.count { b[j] = rng.normal() * 0.3 }
+        }
         return m
     }
 
@@ -47,12 +56,14 @@ struct BatchGeneratorTests {
     /// Continuous batching: six requests (two with images, one too long for the context) through
     /// two slots, each finished sequence handing its slot to the next request; every result is
     /// the one the request gets alone, and the bad one is reported by index while the rest go on.
-    @Test(arguments: [Float(0), Float(0.9)])
-    func refilledSlotsEqualOneByOne(temperature: Float) throws {
+    /// With LoRA attached too (row-independent: it refills as a plain decoder does).
+    @Test(arguments: [(Float(0), false), (Float(0.9), false), (Float(0.9), true)])
+    func refilledSlotsEqualOneByOne(temperature: Float, lora: Bool) throws {
         let dir = TestPaths.temporaryDirectory("stream")
         let scenes = ToyScenes(seed: 3, count: 2)
         try scenes.write(to: dir)
-        let m = multimodal()
+        let m = multimodal(lora: lora)
+        #expect(m.decoder.adapters.count == (lora ? 1 : 0))
         let long = Array(repeating: "Rubok lives in Velora.", count: 40).joined(separator: " ")
         let requests = [InferRequest(id: "a", prompt: "Rubok lives in"),
                         InferRequest(id: "b", prompt: "What color are the shapes?", image: dir + "/" + ToyScenes.imageName(0)),

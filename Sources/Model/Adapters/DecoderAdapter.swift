@@ -40,6 +40,10 @@ public protocol DecoderAdapter: AnyObject, Sendable {
     func initialize(_ parameters: Parameters, seed: UInt64)
     /// The adapter's state for one training batch (saved activations) or one KV cache.
     func makeState(_ storage: AdapterStorage) -> any AdapterState
+    /// Whether what the adapter adds to a row depends on that row alone (LoRA), not on other
+    /// positions or sequences (Wings' learners attend over them): such adapters decode in
+    /// continuous batches, each sequence at its own position (`DecoderModel.step`).
+    var rowIndependent: Bool { get }
 
     /// Before the first layer a pass runs (`fromLayer`: 0, or where a rerun starts).
     func beginForward(_ pass: AdapterPass, fromLayer: Int)
@@ -61,6 +65,7 @@ public protocol DecoderAdapter: AnyObject, Sendable {
 }
 
 extension DecoderAdapter {
+    public var rowIndependent: Bool { false }
     public func beginForward(_ pass: AdapterPass, fromLayer: Int) {}
     public func projection(_ projection: Projection, layer: Int, x: Tensor, y: Tensor, _ pass: AdapterPass) {}
     public func afterAttention(layer: Int, h: Tensor, attention: AttentionProbabilities, _ pass: AdapterPass) {}

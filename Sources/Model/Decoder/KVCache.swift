@@ -34,6 +34,9 @@ public final class KVCache: @unchecked Sendable {
     private(set) var padding: [Int]
     /// Each attached adapter's cache state (`DecoderModel.adapters` order).
     let adapterStates: [any AdapterState]
+    /// Every attached adapter is row-independent (`DecoderAdapter.rowIndependent`): sequences
+    /// may be refilled one at a time.
+    let refillable: Bool
 
     /// `adapters`: those of the decoder that will run on it (default: those `c` records).
     public init(config c: DecoderConfig, batch B: Int, capacity: Int, chunk: Int? = nil, adapters: [any DecoderAdapter]? = nil) {
@@ -54,7 +57,9 @@ public final class KVCache: @unchecked Sendable {
         keyMask.initialize(repeating: 1, count: B * capacity)
         padding = Array(repeating: 0, count: B)
         lengths = Array(repeating: 0, count: B)
-        adapterStates = (adapters ?? DecoderLayout(c).adapters).map { $0.makeState(.cache(batch: B, capacity: capacity, chunk: chunk)) }
+        let adapters = adapters ?? DecoderLayout(c).adapters
+        adapterStates = adapters.map { $0.makeState(.cache(batch: B, capacity: capacity, chunk: chunk)) }
+        refillable = adapters.allSatisfy(\.rowIndependent)
     }
 
     private typealias Layout = ([Tensor], [Tensor], LayerBuffers, Tensor, Tensor, Tensor, Tensor)
@@ -92,9 +97,9 @@ public final class KVCache: @unchecked Sendable {
 
     /// Puts sequence 0 of `source` (its positions, keys, values and padding) into sequence `b`,
     /// which keeps nothing of what it held: a prompt prefilled alone joins a batch that decodes
-    /// one step at a time (continuous batching). Needs caches without adapters.
+    /// one step at a time (continuous batching). Needs caches whose adapters are row-independent.
     public func adopt(sequence b: Int, from source: KVCache) {
-        precondition(adapterStates.isEmpty && source.adapterStates.isEmpty, "caches with adapters refill all sequences together")
+        precondition(refillable && source.refillable, "caches with stateful adapters refill all sequences together")
         let n = source.lengths[0], KC = keys.first.map { $0.lastDimension } ?? 0
         precondition(n <= capacity && keys.count == source.keys.count, "a prompt of \(n) positions into a cache of \(capacity)")
         for l in 0..<keys.count {
@@ -111,10 +116,10 @@ public final class KVCache: @unchecked Sendable {
     func advance() { for b in 0..<batch { lengths[b] += 1 } }
 
     /// Empties sequence `b` alone for a new one (continuous batching: a finished sequence hands its
-    /// slot on); the others keep their positions. Needs a cache without adapters, whose state
-    /// assumes one shared position.
+    /// slot on); the others keep their positions. Needs a cache whose adapters are row-independent
+    /// (a stateful adapter's state assumes one shared position).
     public func resetSequence(_ b: Int) {
-        precondition(adapterStates.isEmpty, "a cache with adapters refills all sequences together")
+        precondition(refillable, "a cache with stateful adapters refills all sequences together")
         lengths[b] = 0
         (keyMask + b * capacity).update(repeating: 1, count: capacity)
         padding[b] = 0
@@ -164,23 +169,34 @@ extension DecoderModel {
     /// its key and value there: a decode step of sequences that entered the batch at different
     /// times (a refilled sequence's prompt is fed this way, one token a step, beside the others'
     /// decoding: a step reads every weight once, whatever its rows). `visual` places visual
-    /// tokens on rows b. Needs a decoder without adapters. Returns the logits, (B, V) rows, valid
-    /// until the next call.
+    /// tokens on rows b. Needs a decoder whose adapters are row-independent (LoRA). Returns the
+    /// logits, (B, V) rows, valid until the next call.
     public func step(_ tokens: [Int32], cache: KVCache, visual: VisualTokens? = nil) -> Tensor {
         let B = cache.batch, c = config, KC = c.kvSize, positions = cache.lengths
-        precondition(tokens.count == B && adapters.isEmpty && cache.adapterStates.isEmpty, "one token per sequence, no adapters")
+        precondition(tokens.count == B && cache.refillable && cache.adapterStates.count == adapters.count, "one token per sequence, row-independent adapters")
         precondition(positions.allSatisfy { $0 < cache.capacity }, "KV cache full: \(positions.max()!) of \(cache.capacity)")
         tokens.withUnsafeBufferPointer { cache.tokens.update(from: $0.baseAddress!, count: B) }
         let w = cache.work.rows(B), x0 = cache.embeddings.rows(0..<B)
         Embedding.forward(out: x0, ids: cache.tokens, table: parameters.value(layout.embed))
-        if let visual { ImageSplice.forward(embeddings: x0, visual: visual.tokens, rows: visual.placement) }
+        cache.imageRows.update(repeating: 0, count: B)
+        if let visual {
+            ImageSplice.forward(embeddings: x0, visual: visual.tokens, rows: visual.placement)
+            for (_, row) in visual.placement { cache.imageRows[row] = 1 }
+        }
         let shape = AttentionShape(batch: B, queries: 1, keys: cache.capacity, heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads,
                                    headSize: c.headSize, causal: false, keyRowsPerSequence: cache.capacity, maskStride: cache.capacity)
         let keyCounts = positions.map { $0 + 1 }
+        // Row-independent adapters read only their rows' inputs: no shared position to give them.
+        let attached = zip(adapters, cache.adapterStates).map { adapter, state in
+            AttachedPass(adapter: adapter, pass: AdapterPass(
+                parameters: parameters, state: state, batch: B, rows: 1, start: 0, keyStride: cache.capacity, keyMask: cache.keyMask,
+                keyOffset: cache.padding, imageRows: cache.imageRows, inputEmbeddings: x0), backward: nil)
+        }
+        for a in attached { a.adapter.beginForward(a.pass, fromLayer: 0) }
         var x = x0
         for l in 0..<c.numHiddenLayers {
             let kc = cache.keys[l], vc = cache.values[l]
-            block(l, x: x, a: w, positions: .listed(positions), adapters: [], cached: true) {
+            block(l, x: x, a: w, positions: .listed(positions), adapters: attached, cached: true) {
                 for b in 0..<B {
                     (kc.data + (b * cache.capacity + positions[b]) * KC).update(from: w.k.data + b * KC, count: KC)
                     (vc.data + (b * cache.capacity + positions[b]) * KC).update(from: w.v.data + b * KC, count: KC)

@@ -78,6 +78,9 @@ public final class LoRAAdapter: DecoderAdapter, @unchecked Sendable {
         }
     }
 
+    /// y += s·(x·Aᵀ)·Bᵀ row by row: nothing crosses rows, so LoRA decodes in continuous batches.
+    public var rowIndependent: Bool { true }
+
     public func makeState(_ storage: AdapterStorage) -> any AdapterState {
         switch storage {
         case .training(let B, let T): State(self, rows: B * T)
