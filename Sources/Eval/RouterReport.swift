@@ -9,7 +9,10 @@ import Model
 /// - entropy H(p) = −Σᵢ pᵢ ln pᵢ per image, averaged per language (ln E: uniform; 0: one expert);
 /// - guide_centroid_accuracy: each image's g assigned to the nearest (Euclidean) language centroid
 ///   of the other images' g (leave-one-out). Near 1: g tells the languages apart, and a router
-///   could; near 1/L: g carries no language, and no router can route by it.
+///   could; near 1/L: g carries no language, and no router can route by it;
+/// - guide_separation: the mean distance between two languages' centroids over the mean ‖g‖: how
+///   large the language-specific part of g is beside the part every prompt shares (the template,
+///   the question's shared words), which is what a linear router's logits can tell apart.
 public struct RouterReport: Codable, Sendable {
     /// Languages in first-seen order ("?" for items without one).
     public let languages: [String]
@@ -23,9 +26,12 @@ public struct RouterReport: Codable, Sendable {
     public let guideAccuracy: [Double]?
     /// The same over all images.
     public let guideCentroidAccuracy: Double?
+    /// Mean pairwise distance of the languages' centroids of g over the mean ‖g‖.
+    public let guideSeparation: Double?
 
     enum CodingKeys: String, CodingKey {
         case languages, mean, counts, entropy, guideAccuracy = "guide_accuracy", guideCentroidAccuracy = "guide_centroid_accuracy"
+        case guideSeparation = "guide_separation"
     }
 
     public init(_ routing: [(language: String?, route: ParrotRoute)]) {
@@ -42,6 +48,7 @@ public struct RouterReport: Codable, Sendable {
         self.counts = languages.map { counts[$0]! }
         entropy = languages.map { entropies[$0]! / Double(counts[$0]!) }
         let guides = routing.map { (languages.firstIndex(of: $0.language ?? "?")!, $0.route.guide.map(Double.init)) }
+        guideSeparation = Self.separation(guides, classes: languages.count)
         if let (perLanguage, overall) = Self.nearestCentroid(guides, classes: languages.count) {
             guideAccuracy = perLanguage
             guideCentroidAccuracy = overall
@@ -49,6 +56,26 @@ public struct RouterReport: Codable, Sendable {
             guideAccuracy = nil
             guideCentroidAccuracy = nil
         }
+    }
+
+    /// Mean distance between two classes' centroids over the mean norm of the points; nil with
+    /// fewer than two classes or all-zero points.
+    static func separation(_ points: [(Int, [Double])], classes L: Int) -> Double? {
+        guard L > 1, let D = points.first?.1.count else { return nil }
+        var sums = [[Double]](repeating: [Double](repeating: 0, count: D), count: L), n = [Double](repeating: 0, count: L), norms = 0.0
+        for (c, v) in points {
+            n[c] += 1
+            for k in 0..<D { sums[c][k] += v[k] }
+            norms += v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        }
+        let centroids = (0..<L).map { c in sums[c].map { $0 / n[c] } }
+        var distance = 0.0, pairs = 0.0
+        for a in 0..<L { for b in (a + 1)..<L {
+            distance += zip(centroids[a], centroids[b]).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            pairs += 1
+        } }
+        let meanNorm = norms / Double(points.count)
+        return meanNorm > 0 ? distance / pairs / meanNorm : nil
     }
 
     /// Leave-one-out nearest-centroid accuracy of `points` (class, vector): per class and overall;
@@ -92,8 +119,9 @@ public struct RouterReport: Codable, Sendable {
                 + String(format: " | %.3f | ", entropy[l]) + (guideAccuracy.map { String(format: "%.3f", $0[l]) } ?? "–") + " |\n"
         }
         if let all = guideCentroidAccuracy {
-            out += String(format: "\ng by language, nearest centroid (leave-one-out): %.3f of %d images (chance %.3f)\n",
+            out += String(format: "\ng by language, nearest centroid (leave-one-out): %.3f of %d images (chance %.3f)",
                           all, counts.reduce(0, +), 1 / Double(languages.count))
+            out += guideSeparation.map { String(format: "; the languages' centroids lie %.3f of ‖g‖ apart\n", $0) } ?? "\n"
         }
         return out
     }

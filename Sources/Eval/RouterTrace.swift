@@ -53,15 +53,16 @@ public struct RouterTraceEntry: Codable, Sendable {
     }
 
     /// A Markdown table over `entries`: one row per probe, each language's mean router entropy,
-    /// and g's nearest-centroid accuracy over all images.
+    /// g's nearest-centroid accuracy over all images and the separation of its language centroids.
     public static func markdown(_ entries: [RouterTraceEntry]) -> String {
         guard let languages = entries.first?.router.languages else { return "" }
-        var out = "| stage | step | " + languages.map { "entropy \($0)" }.joined(separator: " | ") + " | g nearest centroid |\n"
-        out += "|---|---:|" + String(repeating: "---:|", count: languages.count + 1) + "\n"
+        var out = "| stage | step | " + languages.map { "entropy \($0)" }.joined(separator: " | ") + " | g nearest centroid | g separation |\n"
+        out += "|---|---:|" + String(repeating: "---:|", count: languages.count + 2) + "\n"
         for e in entries {
             let cells = languages.map { l in e.router.languages.firstIndex(of: l).map { String(format: "%.3f", e.router.entropy[$0]) } ?? "–" }
             out += "| \(e.stage) | \(e.step) | " + cells.joined(separator: " | ") + " | "
-                + (e.router.guideCentroidAccuracy.map { String(format: "%.3f", $0) } ?? "–") + " |\n"
+                + (e.router.guideCentroidAccuracy.map { String(format: "%.3f", $0) } ?? "–") + " | "
+                + (e.router.guideSeparation.map { String(format: "%.3f", $0) } ?? "–") + " |\n"
         }
         return out
     }

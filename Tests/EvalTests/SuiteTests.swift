@@ -174,7 +174,10 @@ struct SuiteTests {
         let report = RouterReport([("en", r(0)), ("en", r(1)), ("en", r(2)), ("zh", r(10)), ("zh", r(11)), ("zh", r(4))])
         #expect(report.guideAccuracy == [1, 2.0 / 3])
         #expect(abs(try #require(report.guideCentroidAccuracy) - 5.0 / 6) < 1e-12)
-        #expect(report.markdown().contains("0.833 of 6 images (chance 0.500)"), "\(report.markdown())")
+        // Centroids 1 and 25/3: 22/3 apart; mean |g| = 28/6.
+        let separation = try #require(report.guideSeparation), expected: Double = (22.0 / 3) / (28.0 / 6)
+        #expect(abs(separation - expected) < 1e-12)
+        #expect(report.markdown().contains("0.833 of 6 images (chance 0.500); the languages' centroids lie 1.571 of ‖g‖ apart"), "\(report.markdown())")
     }
 
     /// The trace keeps the last probe per global step and tabulates each language's entropy.
@@ -187,7 +190,7 @@ struct SuiteTests {
         let entries = try RouterTraceEntry.load(path)
         #expect(entries.map(\.globalStep) == [10, 15] && entries[1].router.entropy == [0])
         let table = RouterTraceEntry.markdown(entries)
-        #expect(table.contains("| instruct | 0 | 0.693 | – |") && table.contains("| instruct | 5 | 0.000 | – |"), "\(table)")
+        #expect(table.contains("| instruct | 0 | 0.693 | – | – |") && table.contains("| instruct | 5 | 0.000 | – | – |"), "\(table)")
     }
 
     /// A 100 KB question is refused by name before anything tokenizes it.
