@@ -52,7 +52,7 @@ for seed in $seeds; do
   done
 done
 echo
-"$bin" eval runs --suite 'scenes-*' "${dirs[@]}"
+"$bin" eval runs --suite 'scenes-*' --average non-English=scenes-zh,scenes-pt,scenes-ar,scenes-tr,scenes-ru "${dirs[@]}"
 for dir in "${moe[@]}"; do
   echo
   echo "== $dir/router.md"

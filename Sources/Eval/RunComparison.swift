@@ -18,6 +18,9 @@ public struct RunComparison: Sendable {
 
     public let runs: [Run]
     public let suites: [String]
+    /// Extra columns: each the mean, after the last stage, of some suites' own metric per run
+    /// (e.g. the non-English image suites), with mean ± sd rows like the others.
+    public var averages: [(name: String, suites: [String])] = []
 
     /// Reads `DIR/forgetting.json` (and `DIR/run_summary.json` when present) of each directory.
     public static func load(_ directories: [String]) throws -> RunComparison {
@@ -55,7 +58,18 @@ public struct RunComparison: Sendable {
     public func keeping(suites patterns: [String]) -> RunComparison {
         guard !patterns.isEmpty else { return self }
         let kept = suites.filter { s in patterns.contains { Glob.matches(s, pattern: $0) } }
-        return RunComparison(runs: runs, suites: kept)
+        return RunComparison(runs: runs, suites: kept, averages: averages)
+    }
+
+    /// With a column averaging `suites` (their own metric, after the last stage) under `name`.
+    /// Throws when a suite is in no run.
+    public func averaging(_ name: String, over suites: [String]) throws -> RunComparison {
+        for s in suites where !runs.contains(where: { $0.scores[s] != nil }) {
+            throw EvalError("--average \(name): no run has the suite '\(s)' (suites: \(self.suites.joined(separator: ", ")))")
+        }
+        var c = self
+        c.averages.append((name, suites))
+        return c
     }
 
     /// The run's name without a trailing `-seedN`.
@@ -70,8 +84,10 @@ public struct RunComparison: Sendable {
         let columns = suites.flatMap { s in (runs.first { $0.scores[s] != nil }?.scores[s] ?? []).map { (s, $0.metric) } }
         let sequence = runs.contains { $0.continual != nil }
         let sequenceHeader = sequence ? " avg acc | last acc | BWT | forgetting |" : ""
-        var out = "| run | seed | " + columns.map { "\($0.0) \($0.1): before → after (Δ)" }.joined(separator: " | ") + " |\(sequenceHeader) wall time |\n"
-        out += "|---|---:|" + columns.map { _ in "---:|" }.joined() + (sequence ? "---:|---:|---:|---:|" : "") + "---:|\n"
+        var out = "| run | seed | " + columns.map { "\($0.0) \($0.1): before → after (Δ)" }.joined(separator: " | ") + " |"
+            + averages.map { " \($0.name): mean of \($0.suites.count) after |" }.joined() + "\(sequenceHeader) wall time |\n"
+        out += "|---|---:|" + columns.map { _ in "---:|" }.joined() + String(repeating: "---:|", count: averages.count)
+            + (sequence ? "---:|---:|---:|---:|" : "") + "---:|\n"
         /// The mean, and "± sd" (sample standard deviation) over two or more runs.
         func g(_ values: [Double], _ signed: Bool = false) -> String {
             guard let m = mean(values) else { return "–" }
@@ -87,6 +103,14 @@ public struct RunComparison: Sendable {
                 let initial = mean(pairs.compactMap(\.initial)), lasts = pairs.compactMap(\.last), last = mean(lasts)
                 let delta = initial.flatMap { i in last.map { $0 - i } }
                 cells.append("\(f(initial)) → \(g(lasts)) (\(delta.map { String(format: "%+.4f", $0) } ?? "–"))")
+            }
+            for (_, suites) in averages {
+                // Each run's mean over the suites (all present), then mean ± sd over the runs.
+                let perRun = runs.compactMap { run -> Double? in
+                    let lasts = suites.compactMap { run.scores[$0]?.last?.last }
+                    return lasts.count == suites.count ? mean(lasts) : nil
+                }
+                cells.append(g(perRun))
             }
             let seconds = mean(runs.compactMap(\.seconds)).map { String(format: "%.1f s", $0) } ?? "–"
             var tail = ""

@@ -112,10 +112,19 @@ extension EvalCommand {
         var lastStage = false
         @Option(name: .customLong("suite"), help: "Only the suites whose names match this glob (repeatable), e.g. 'scenes-*'.")
         var suites: [String] = []
+        @Option(help: "A column averaging some suites after the last stage, NAME=SUITE,SUITE,... (repeatable), e.g. 'non-English=scenes-zh,scenes-pt'.")
+        var average: [String] = []
 
         func run() throws {
             try runReportingErrors {
-                let comparison = try RunComparison.load(directories).keeping(suites: suites)
+                var comparison = try RunComparison.load(directories).keeping(suites: suites)
+                for spec in average {
+                    let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                        throw EvalError("--average '\(spec)': expected NAME=SUITE,SUITE,...")
+                    }
+                    comparison = try comparison.averaging(parts[0], over: parts[1].split(separator: ",").map(String.init))
+                }
                 print(lastStage ? comparison.lastStageMarkdown() : comparison.markdown(), terminator: "")
             }
         }

@@ -48,4 +48,17 @@ struct RunComparisonTests {
         #expect(table.contains("| suite | metric | a | b |"), "\(table)")
         #expect(table.contains("| cloze | acc_norm | 0.5000 → 0.4000 (-0.1000) | 0.3000 → 0.3500 (+0.0500) |"), "\(table)")
     }
+
+    /// `--average`: each run's mean over the named suites after the last stage, mean ± sd over seeds.
+    @Test func averagedColumnOverSeeds() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("runcmp-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let one = try run(root, "moe-seed1", seconds: 1, ["scenes-en": ("acc", [0.2, 0.8]), "scenes-zh": ("acc", [0.2, 0.4]), "scenes-pt": ("acc", [0.2, 0.6])])
+        let two = try run(root, "moe-seed2", seconds: 1, ["scenes-en": ("acc", [0.2, 0.9]), "scenes-zh": ("acc", [0.2, 0.6]), "scenes-pt": ("acc", [0.2, 0.6])])
+        let table = try RunComparison.load([one, two]).averaging("non-English", over: ["scenes-zh", "scenes-pt"]).markdown()
+        // Per run 0.5 and 0.6; mean 0.55, sample sd 0.0707.
+        #expect(table.contains("| non-English: mean of 2 after |"), "\(table)")
+        #expect(table.contains("(+0.2000) | 0.5000 | 1.0 s |") && table.contains("| 0.5500 ± 0.0707 | 1.0 s |"), "\(table)")
+        #expect(throws: EvalError.self) { try RunComparison.load([one]).averaging("x", over: ["scenes-ru"]) }
+    }
 }
