@@ -149,18 +149,19 @@ public struct RunComparison: Sendable {
             "| \(name) | \(metric) |" + (shared ? " \(f(values.first?.previous)) |" : "") + values.map { " \(cell($0.previous, $0.last)) |" }.joined() + "\n"
         }
         for s in suites { out += line(s, metricOf[s] ?? "acc", runs.map { (primary($0, s)?.previous, primary($0, s)?.last) }) }
+        // A family: the suites named `<family>-<x>` (the name up to its last "-") with the first one's metric.
+        let family = { (s: String) in s.range(of: "-", options: .backwards).map { String(s[..<$0.lowerBound]) } }
         var families: [String] = []
-        for s in suites { if let r = s.range(of: "-", options: .backwards), !families.contains(String(s[..<r.lowerBound])) { families.append(String(s[..<r.lowerBound])) } }
-        for family in families {
-            func familyOf(_ s: String) -> String? { s.range(of: "-", options: .backwards).map { String(s[..<$0.lowerBound]) } }
-            let first = suites.first { familyOf($0) == family }!
-            let members = suites.filter { familyOf($0) == family && metricOf[$0] == metricOf[first] }
+        for s in suites { if let f = family(s), !families.contains(f) { families.append(f) } }
+        for name in families {
+            let inFamily = suites.filter { family($0) == name }
+            let members = inFamily.filter { metricOf[$0] == metricOf[inFamily[0]] }
             guard members.count > 1 else { continue }
             let values = runs.map { run -> (Double?, Double?) in
                 let previous = members.compactMap { primary(run, $0)?.previous }, last = members.compactMap { primary(run, $0)?.last }
                 return (previous.count == members.count ? mean(previous) : nil, last.count == members.count ? mean(last) : nil)
             }
-            out += line("**\(family) (mean of \(members.count))**", metricOf[members[0]] ?? "acc", values)
+            out += line("**\(name) (mean of \(members.count))**", metricOf[members[0]] ?? "acc", values)
         }
         out += "| wall time (whole run) | |" + (shared ? " |" : "") + runs.map { " \($0.seconds.map { String(format: "%.1f s", $0) } ?? "–") |" }.joined() + "\n"
         return out

@@ -28,14 +28,10 @@ final class LowRankAdapter: DecoderAdapter, @unchecked Sendable {
 
     init(spec: LowRankSpec, config c: DecoderConfig, table: inout ParameterTableBuilder) {
         self.spec = spec
-        let QC = c.numAttentionHeads * c.headSize
-        let sizes: [Projection: (Int, Int)] = [.q: (c.hiddenSize, QC), .k: (c.hiddenSize, c.kvSize), .v: (c.hiddenSize, c.kvSize),
-                                               .o: (QC, c.hiddenSize), .gate: (c.hiddenSize, c.intermediateSize),
-                                               .up: (c.hiddenSize, c.intermediateSize), .down: (c.intermediateSize, c.hiddenSize)]
         slots = (0..<c.numHiddenLayers).map { l in
             var layer: [Projection: Pair] = [:]
             for p in spec.targets {
-                let (input, output) = sizes[p]!, name = "model.layers.\(l).test.\(p.rawValue)."
+                let (input, output) = p.shape(in: c), name = "model.layers.\(l).test.\(p.rawValue)."
                 layer[p] = Pair(a: table.add(name + "lora_A.weight", [spec.rank, input]), b: table.add(name + "lora_B.weight", [output, spec.rank]),
                                 input: input)
             }

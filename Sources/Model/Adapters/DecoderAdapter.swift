@@ -4,6 +4,25 @@ import Tensor
 public enum Projection: String, CaseIterable, Sendable {
     case q = "q_proj", k = "k_proj", v = "v_proj", o = "o_proj"
     case gate = "gate_proj", up = "up_proj", down = "down_proj"
+
+    /// Its weight's (in, out) in a decoder of `c`: y (N, out) = x (N, in)·Wᵀ.
+    public func shape(in c: DecoderConfig) -> (input: Int, output: Int) {
+        let QC = c.numAttentionHeads * c.headSize
+        switch self {
+        case .q: return (c.hiddenSize, QC)
+        case .k, .v: return (c.hiddenSize, c.kvSize)
+        case .o: return (QC, c.hiddenSize)
+        case .gate, .up: return (c.hiddenSize, c.intermediateSize)
+        case .down: return (c.intermediateSize, c.hiddenSize)
+        }
+    }
+
+    /// The module it sits in: `self_attn` or `mlp`.
+    public var module: String { [.q, .k, .v, .o].contains(self) ? "self_attn" : "mlp" }
+
+    /// The Hugging Face name of its weight in `layer` without the `.weight` suffix
+    /// (`model.layers.3.self_attn.q_proj`): adapters name their tensors after it.
+    public func path(layer: Int) -> String { "model.layers.\(layer).\(module).\(rawValue)" }
 }
 
 /// How an adapter's tensors get into a decoder: a config (`WingsConfig`, later LoRA's) that,

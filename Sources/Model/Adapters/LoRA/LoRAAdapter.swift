@@ -18,31 +18,13 @@ public final class LoRAAdapter: DecoderAdapter, @unchecked Sendable {
             guard chosen.contains(l) else { return [:] }
             var layer: [Projection: Pair] = [:]
             for p in config.targetModules {
-                let (input, output) = Self.shape(p, c), name = "model.layers.\(l).\(Self.module(p)).\(p.rawValue)."
-                layer[p] = Pair(a: table.add(name + "lora_A.weight", [config.rank, input]),
-                                b: table.add(name + "lora_B.weight", [output, config.rank]))
+                let (input, output) = p.shape(in: c), name = p.path(layer: l)
+                layer[p] = Pair(a: table.add(name + ".lora_A.weight", [config.rank, input]),
+                                b: table.add(name + ".lora_B.weight", [output, config.rank]))
             }
             return layer
         }
     }
-
-    /// (in, out) of projection `p`.
-    static func shape(_ p: Projection, _ c: DecoderConfig) -> (Int, Int) {
-        let QC = c.numAttentionHeads * c.headSize
-        switch p {
-        case .q: return (c.hiddenSize, QC)
-        case .k, .v: return (c.hiddenSize, c.kvSize)
-        case .o: return (QC, c.hiddenSize)
-        case .gate, .up: return (c.hiddenSize, c.intermediateSize)
-        case .down: return (c.intermediateSize, c.hiddenSize)
-        }
-    }
-
-    /// The module a projection sits in: self_attn or mlp.
-    static func module(_ p: Projection) -> String { [.q, .k, .v, .o].contains(p) ? "self_attn" : "mlp" }
-
-    /// The base weight's name of projection `p` in layer `l` (what a merge adds into).
-    public static func baseWeight(_ p: Projection, layer l: Int) -> String { "model.layers.\(l).\(module(p)).\(p.rawValue).weight" }
 
     /// x·Aᵀ of every adapted projection of every layer (N, r), and a backward scratch (N, r).
     final class State: AdapterState {

@@ -12,7 +12,7 @@ extension DecoderModel {
         for (i, p) in merged.parameters.table.enumerated() { merged.parameters.value(at: i).copy(from: parameters.value(p.name)) }
         for (l, layer) in lora.slots.enumerated() {
             for (projection, pair) in layer {
-                let w = merged.parameters.value(LoRAAdapter.baseWeight(projection, layer: l))  // (out, in) += s · B (out, r) · A (r, in)
+                let w = merged.parameters.value(projection.path(layer: l) + ".weight")  // (out, in) += s · B (out, r) · A (r, in)
                 GEMM.multiply(Matrix(parameters.value(pair.b)), Matrix(parameters.value(pair.a)), into: Matrix(w), alpha: lora.config.scale, beta: 1)
             }
         }
